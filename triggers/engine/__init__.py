@@ -1,0 +1,5 @@
+"""Evaluation of case chronologies against compiled rules, in event time."""
+
+from triggers.engine.replay import CaseResult, Engine, event_values, state_values
+
+__all__ = ["CaseResult", "Engine", "event_values", "state_values"]

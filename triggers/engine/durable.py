@@ -1,0 +1,160 @@
+"""The durable_rules adapter: the only module that talks to durable_rules.
+
+durable_rules has sharp edges, measured in DESIGN.md and here:
+
+- each `Host()` starts two dispatcher threads that never stop, and rulesets can
+  never be unregistered: one long-lived host per process, one registration per
+  rule-set version;
+- the dispatcher threads would run pending actions on another thread, racing
+  the synchronous call that asserted the fact: this host does not start them,
+  and every call runs the actions it triggers before it returns;
+- an exception inside an action is swallowed into the session state: actions
+  here only record what fired, and any failure is raised to the caller;
+- a message matching no rule raises `MessageNotHandledException`: that means
+  "nothing fired";
+- an `$or` fires a rule once for every alternative that matches: firings are
+  de-duplicated by rule and matched messages;
+- identical messages are duplicates: every message gets a process-unique id.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import durable_rules_engine
+from durable.engine import Host, MessageNotHandledException, MessageObservedException
+
+from triggers.errors import ActionError, EngineError
+from triggers.rules.compiled import CompiledRuleSet
+
+__all__ = ["DurableHost", "Firing", "get_host"]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A rule whose pattern was completed, with the messages that completed it."""
+
+    rule_id: str
+    messages: tuple[Mapping[str, Any], ...]
+
+    @property
+    def key(self) -> tuple[str, tuple[Any, ...]]:
+        """Identity for de-duplication: the rule and the ids of the matched messages."""
+        return self.rule_id, tuple(m.get("id") for m in self.messages)
+
+
+class _SynchronousHost(Host):  # type: ignore[misc]
+    """A durable_rules host without background dispatcher threads."""
+
+    def _run(self) -> None:
+        # The base class starts timer threads here; replay is driven synchronously.
+        return None
+
+
+class DurableHost:
+    """One durable_rules host for the process, used from one thread at a time."""
+
+    def __init__(self) -> None:
+        self._host = _SynchronousHost()
+        self._lock = threading.RLock()
+        self._names: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._fired: list[Firing] = []
+        self._errors: list[BaseException] = []
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held for the whole evaluation of one case, so that cases never interleave."""
+        return self._lock
+
+    def register(self, rules: CompiledRuleSet) -> str:
+        """Register a rule set (once per version) and return its durable_rules name."""
+        with self._lock:
+            if rules.version in self._names:
+                return self._names[rules.version]
+            name = f"triggers_{rules.version}_{len(self._names)}"
+            definition: dict[str, Any] = {}
+            for index, rule in enumerate(rules.rules):
+                entry = copy.deepcopy(dict(rule.durable))
+                entry["run"] = self._recorder(rule.id)
+                definition[f"r{index}"] = entry
+            if not definition:
+                # durable_rules refuses an empty ruleset; this rule can never match.
+                definition["empty"] = {"all": [{"m": {"kind": "never"}}], "run": self._recorder("")}
+            try:
+                self._host.set_rulesets({name: definition})
+            except durable_rules_engine.error as error:
+                raise EngineError(f"durable_rules refused the compiled rule set: {error}") from error
+            self._names[rules.version] = name
+            return name
+
+    def next_id(self) -> int:
+        """A message id never used before in this process."""
+        return next(self._ids)
+
+    def _recorder(self, rule_id: str) -> Callable[[Any], None]:
+        def record(closure: Any) -> None:
+            try:
+                matched = closure._m if closure._m is not None else closure.m
+                if isinstance(matched, Mapping):
+                    messages = tuple(dict(matched[k]) for k in sorted(matched))
+                else:
+                    messages = tuple(dict(m._d) for m in matched)
+                self._fired.append(Firing(rule_id, messages))
+            except BaseException as error:  # durable_rules would swallow it
+                self._errors.append(error)
+
+        return record
+
+    def _call(self, action: Callable[[], Any]) -> tuple[bool, list[Firing]]:
+        self._fired = []
+        self._errors = []
+        handled = True
+        try:
+            result = action()
+        except (MessageNotHandledException, MessageObservedException):
+            handled, result = False, None
+        except durable_rules_engine.error as error:
+            raise EngineError(f"durable_rules failed: {error}") from error
+        if self._errors:
+            raise ActionError(f"a rule action failed: {self._errors[0]!r}") from self._errors[0]
+        if isinstance(result, Mapping) and "exception" in result:
+            raise ActionError(f"a rule action failed inside durable_rules: {result['exception']}")
+        unique: dict[tuple[str, tuple[Any, ...]], Firing] = {}
+        for firing in self._fired:
+            unique.setdefault(firing.key, firing)
+        return handled, list(unique.values())
+
+    def assert_fact(self, name: str, fact: Mapping[str, Any]) -> tuple[bool, list[Firing]]:
+        """Assert a fact; returns whether any rule could use it and what fired."""
+        return self._call(lambda: self._host.assert_fact(name, dict(fact)))
+
+    def retract_fact(self, name: str, fact: Mapping[str, Any]) -> None:
+        """Retract a fact asserted earlier."""
+        self._call(lambda: self._host.retract_fact(name, dict(fact)))
+
+    def delete_state(self, name: str, sid: str) -> None:
+        """Forget everything about one case."""
+        try:
+            self._host.delete_state(name, sid)
+        except durable_rules_engine.error:
+            # No state was ever created for this case (no fact matched any rule).
+            return
+
+
+_HOST: DurableHost | None = None
+_HOST_LOCK = threading.Lock()
+
+
+def get_host() -> DurableHost:
+    """The process's durable_rules host, created on first use."""
+    global _HOST  # noqa: PLW0603 -- one host per process, by design of durable_rules
+    with _HOST_LOCK:
+        if _HOST is None:
+            _HOST = DurableHost()
+        return _HOST

@@ -1,0 +1,96 @@
+"""The exception hierarchy: everything risk-triggers raises derives from `TriggersError`.
+
+    TriggersError
+    ├── InputError            bad input, each problem with file, line, column and key path
+    │   ├── ChronologyError   a chronology file (YAML, JSON, JSONL) or event data
+    │   └── RuleFileError     a rule file or rule set
+    ├── EngineError           the rule engine failed
+    │   └── ActionError       a rule's action raised while being carried out
+    └── StoreError            the store could not be read or written
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ActionError",
+    "ChronologyError",
+    "EngineError",
+    "InputError",
+    "Problem",
+    "RuleFileError",
+    "StoreError",
+    "TriggersError",
+    "suggest",
+]
+
+
+class TriggersError(Exception):
+    """Root of every error raised by risk-triggers."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as the input allows."""
+
+    file: str
+    location: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: {self.location}: {self.message}" if self.location else f"{where}: {self.message}"
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion!r}?)"
+        return text
+
+
+class InputError(TriggersError):
+    """An input file is wrong; carries every problem found in it, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise ValueError("an InputError needs at least one problem")
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files the problems are in, in first-seen order."""
+        return tuple(dict.fromkeys(p.file for p in self.problems))
+
+
+class ChronologyError(InputError):
+    """A chronology file or event could not be read or is not valid."""
+
+
+class RuleFileError(InputError):
+    """A rule file or rule set could not be read or is not valid."""
+
+
+class EngineError(TriggersError):
+    """The rule engine failed while evaluating a case."""
+
+
+class ActionError(EngineError):
+    """A rule's action raised an exception; the case's results are incomplete and discarded."""
+
+
+class StoreError(TriggersError):
+    """The store could not be opened, read or written."""
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of `choices` to a misspelt `word`, if one is close enough."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None

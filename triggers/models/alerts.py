@@ -1,0 +1,74 @@
+"""Alerts: what a rule asks people to do, when, why, and because of which events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from triggers.models.events import EventTime
+
+__all__ = ["ACTIONS", "PRIORITIES", "ActionName", "Alert", "ParamValue", "Priority"]
+
+ActionName: TypeAlias = Literal[
+    "reopen_assessment",
+    "escalate_mappa",
+    "convene_strategy_meeting",
+    "notify_agency",
+    "review_risk_management_plan",
+    "escalate_case",
+    "flag",
+]
+Priority: TypeAlias = Literal["low", "medium", "high", "urgent"]
+ParamValue: TypeAlias = str | int
+
+#: The action vocabulary (version 1): each action's parameters and whether they are required.
+ACTIONS: dict[str, dict[str, bool]] = {
+    "reopen_assessment": {"agency": False},
+    "escalate_mappa": {"level": True},
+    "convene_strategy_meeting": {},
+    "notify_agency": {"agency": True},
+    "review_risk_management_plan": {},
+    "escalate_case": {"to": True},
+    "flag": {},
+}
+PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
+
+
+class Alert(BaseModel):
+    """One alert raised for a case, in the shape of CHRONOLOGY.md section 5."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case: str
+    rule: str
+    action: ActionName
+    at: EventTime
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    priority: Priority
+    reason: str
+    events: tuple[str, ...]
+
+    @field_serializer("at")
+    def _serialise_at(self, at: datetime) -> str:
+        return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def key(self) -> str:
+        """Identity of the alert: the same case, rule, action, time, params and events."""
+        content = {
+            "case": self.case,
+            "rule": self.rule,
+            "action": self.action,
+            "at": self._serialise_at(self.at),
+            "params": self.params,
+            "events": sorted(self.events),
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert as a JSON object of the replay output contract."""
+        return self.model_dump(mode="json")

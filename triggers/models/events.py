@@ -1,0 +1,351 @@
+"""The event catalogue (version 1 of CHRONOLOGY.md) as immutable Pydantic models.
+
+`Event` is a discriminated union on `type`; every model rejects unknown fields.
+Times are normalised to timezone-aware UTC datetimes: a date alone means the
+start of that day, a date-time without an offset is UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal, TypeAlias, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
+
+__all__ = [
+    "EVENT_MODELS",
+    "EVENT_TYPES",
+    "ORDERED_VALUES",
+    "ArrestEvent",
+    "AssessmentCompletedEvent",
+    "BailGrantedEvent",
+    "BailLapsedEvent",
+    "BailLapsedReason",
+    "BaseEvent",
+    "Category",
+    "ChildJoinedHouseholdEvent",
+    "ChildMissingEvent",
+    "CommunityConcernEvent",
+    "ConferenceRefusedEvent",
+    "ConvictionEvent",
+    "Event",
+    "JoinReason",
+    "MappaCategory",
+    "MappaEndedEvent",
+    "MappaLevel",
+    "MappaLevelSetEvent",
+    "MappaReviewEvent",
+    "MonitoringInstalledEvent",
+    "MonitoringSoftwareFailureEvent",
+    "NewPregnancyEvent",
+    "NewRelationshipEvent",
+    "OffenderMovedAreaEvent",
+    "PlanEndedEvent",
+    "PlanKind",
+    "PlanStartedEvent",
+    "RegistrationEndedEvent",
+    "RegistrationStartedEvent",
+    "ReporterType",
+    "ReturnInterviewEvent",
+    "RiskAssessedEvent",
+    "RiskLevel",
+    "StrategyMeetingEvent",
+    "Towards",
+    "event_adapter",
+    "parse_time",
+]
+
+Category: TypeAlias = Literal["sexual", "violent", "other"]
+RiskLevel: TypeAlias = Literal["low", "medium", "high", "very_high"]
+Towards: TypeAlias = Literal["children", "public", "known_adult", "staff"]
+PlanKind: TypeAlias = Literal["child_protection", "child_in_need", "written_agreement", "risk_management"]
+ReporterType: TypeAlias = Literal["neighbour", "family", "parent", "professional", "anonymous", "other"]
+BailLapsedReason: TypeAlias = Literal["acquitted", "charges_dropped", "expired", "other"]
+JoinReason: TypeAlias = Literal["birth", "moved_in", "other"]
+
+#: Enumerations whose values have an order, lowest first; rules may compare them.
+ORDERED_VALUES: dict[str, tuple[str, ...]] = {"level": get_args(RiskLevel)}
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO 8601 date or date-time as an aware UTC datetime.
+
+    A date means the start of that day (UTC); a date-time without an offset is UTC.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.min)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"invalid date {value!r}: expected an ISO 8601 date or date-time,"
+                " such as 2011-06-20 or 2011-06-20T14:30:00Z"
+            ) from None
+    else:
+        raise ValueError(
+            f"invalid date {value!r}: expected an ISO 8601 date or date-time, such as 2011-06-20"
+        )
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+EventTime = Annotated[datetime, BeforeValidator(parse_time)]
+Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
+MappaLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_strict_int)]
+MappaCategory = Annotated[Literal[1, 2, 3, 4], BeforeValidator(_strict_int)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class BaseEvent(BaseModel):
+    """Fields every event carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: EventTime
+    source: Text | None = None
+    id: Text | None = None
+    recorded_at: EventTime | None = None
+    note: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The type-specific fields that are set, as JSON-compatible values."""
+        common = set(BaseEvent.model_fields) | {"type"}
+        return {
+            name: value
+            for name, value in self.model_dump(mode="json").items()
+            if name not in common and value is not None
+        }
+
+
+class ConvictionEvent(BaseEvent):
+    """The subject was convicted."""
+
+    type: Literal["conviction"]
+    offence: Text
+    category: Category
+    victim_age: Count | None = None
+
+
+class ArrestEvent(BaseEvent):
+    """The subject was arrested or charged."""
+
+    type: Literal["arrest"]
+    offence: Text
+    category: Category
+
+
+class RegistrationStartedEvent(BaseEvent):
+    """Sex offender notification requirements begin."""
+
+    type: Literal["registration_started"]
+    years: Count | None = None
+
+
+class RegistrationEndedEvent(BaseEvent):
+    """Notification requirements end."""
+
+    type: Literal["registration_ended"]
+
+
+class RiskAssessedEvent(BaseEvent):
+    """A risk assessment result (RM2000, OASys, ARMS, KIRAT, ...)."""
+
+    type: Literal["risk_assessed"]
+    tool: Text
+    level: RiskLevel
+    towards: Towards | None = None
+
+
+class MappaLevelSetEvent(BaseEvent):
+    """MAPPA management level set or changed."""
+
+    type: Literal["mappa_level_set"]
+    level: MappaLevel
+    category: MappaCategory | None = None
+    area: Text | None = None
+
+
+class MappaReviewEvent(BaseEvent):
+    """The subject was formally reviewed at a MAPPA meeting."""
+
+    type: Literal["mappa_review"]
+    level: MappaLevel | None = None
+    area: Text | None = None
+
+
+class MappaEndedEvent(BaseEvent):
+    """The subject leaves MAPPA."""
+
+    type: Literal["mappa_ended"]
+
+
+class OffenderMovedAreaEvent(BaseEvent):
+    """The subject moves to another area."""
+
+    type: Literal["offender_moved_area"]
+    from_area: Text
+    to_area: Text
+
+
+class BailGrantedEvent(BaseEvent):
+    """Bail with conditions."""
+
+    type: Literal["bail_granted"]
+    conditions: tuple[Text, ...] | None = None
+
+
+class BailLapsedEvent(BaseEvent):
+    """Bail conditions cease."""
+
+    type: Literal["bail_lapsed"]
+    reason: BailLapsedReason
+
+
+class MonitoringInstalledEvent(BaseEvent):
+    """Monitoring software installed."""
+
+    type: Literal["monitoring_installed"]
+    device: Text | None = None
+
+
+class MonitoringSoftwareFailureEvent(BaseEvent):
+    """Monitoring found not working."""
+
+    type: Literal["monitoring_software_failure"]
+    device: Text | None = None
+    cause: Text | None = None
+
+
+class CommunityConcernEvent(BaseEvent):
+    """A concern raised about the subject; `reporter` identifies who raised it."""
+
+    type: Literal["community_concern"]
+    reporter: Text
+    reporter_type: ReporterType | None = None
+    concern: Text | None = None
+
+
+class NewRelationshipEvent(BaseEvent):
+    """The subject starts a relationship."""
+
+    type: Literal["new_relationship"]
+    partner_has_children: StrictBool
+    partner: Text | None = None
+
+
+class NewPregnancyEvent(BaseEvent):
+    """A pregnancy in the subject's household."""
+
+    type: Literal["new_pregnancy"]
+    household_member: Text | None = None
+
+
+class ChildJoinedHouseholdEvent(BaseEvent):
+    """A child born into or moving into the household."""
+
+    type: Literal["child_joined_household"]
+    child: Text
+    age: Count | None = None
+    reason: JoinReason | None = None
+
+
+class PlanStartedEvent(BaseEvent):
+    """A plan or written agreement starts."""
+
+    type: Literal["plan_started"]
+    plan: PlanKind
+    child: Text | None = None
+
+
+class PlanEndedEvent(BaseEvent):
+    """A plan ends; `contingency` says whether a revisit was planned."""
+
+    type: Literal["plan_ended"]
+    plan: PlanKind
+    child: Text | None = None
+    contingency: StrictBool = False
+
+
+class AssessmentCompletedEvent(BaseEvent):
+    """A fresh assessment was completed."""
+
+    type: Literal["assessment_completed"]
+    agency: Text | None = None
+    kind: Text | None = None
+
+
+class StrategyMeetingEvent(BaseEvent):
+    """A multi-agency strategy meeting was held."""
+
+    type: Literal["strategy_meeting"]
+
+
+class ConferenceRefusedEvent(BaseEvent):
+    """A request for a child protection conference was refused."""
+
+    type: Literal["conference_refused"]
+    requested_by: Text | None = None
+
+
+class ChildMissingEvent(BaseEvent):
+    """A child went missing."""
+
+    type: Literal["child_missing"]
+    child: Text
+    hours: Annotated[float, Field(ge=0)] | None = None
+
+
+class ReturnInterviewEvent(BaseEvent):
+    """A return interview after a missing episode took place."""
+
+    type: Literal["return_interview"]
+    child: Text
+
+
+Event = Annotated[
+    ConvictionEvent
+    | ArrestEvent
+    | RegistrationStartedEvent
+    | RegistrationEndedEvent
+    | RiskAssessedEvent
+    | MappaLevelSetEvent
+    | MappaReviewEvent
+    | MappaEndedEvent
+    | OffenderMovedAreaEvent
+    | BailGrantedEvent
+    | BailLapsedEvent
+    | MonitoringInstalledEvent
+    | MonitoringSoftwareFailureEvent
+    | CommunityConcernEvent
+    | NewRelationshipEvent
+    | NewPregnancyEvent
+    | ChildJoinedHouseholdEvent
+    | PlanStartedEvent
+    | PlanEndedEvent
+    | AssessmentCompletedEvent
+    | StrategyMeetingEvent
+    | ConferenceRefusedEvent
+    | ChildMissingEvent
+    | ReturnInterviewEvent,
+    Field(discriminator="type"),
+]
+
+#: Each event type's model, in catalogue order.
+EVENT_MODELS: dict[str, type[BaseEvent]] = {
+    get_args(model.model_fields["type"].annotation)[0]: model
+    for model in get_args(get_args(Event)[0])
+}
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

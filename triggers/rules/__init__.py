@@ -1,0 +1,39 @@
+"""The rule language: YAML rule files, checked against the event catalogue and compiled."""
+
+from triggers.rules.compiled import (
+    AllOf,
+    AnyOf,
+    CompiledAction,
+    CompiledRule,
+    CompiledRuleSet,
+    Condition,
+    RuleSource,
+    Test,
+    holds,
+)
+from triggers.rules.compiler import SourceFile, compile_rule_files
+from triggers.rules.loader import default_rules_path, load_rules, rule_files
+from triggers.rules.model import ActionSpec, Rule, RuleFile, When
+from triggers.rules.template import Template
+
+__all__ = [
+    "ActionSpec",
+    "AllOf",
+    "AnyOf",
+    "CompiledAction",
+    "CompiledRule",
+    "CompiledRuleSet",
+    "Condition",
+    "Rule",
+    "RuleFile",
+    "RuleSource",
+    "SourceFile",
+    "Template",
+    "Test",
+    "When",
+    "compile_rule_files",
+    "default_rules_path",
+    "holds",
+    "load_rules",
+    "rule_files",
+]

@@ -1,0 +1,148 @@
+"""A rule set after checking and compilation: what the engine evaluates.
+
+Conditions are kept as a small tree (`Test`, `AllOf`, `AnyOf`) with negation
+already pushed down to the tests, so that the durable_rules translation and
+any other evaluator read one unambiguous meaning.
+
+Meaning of a test on a value that is not recorded (absent): `eq`, `lt`, `le`,
+`gt`, `ge`, `in` and `includes*` do not hold; `ne`, `not_in` and `excludes`
+hold; `present` says whether the value is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from triggers.rules.template import Template
+
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "CompiledAction",
+    "CompiledRule",
+    "CompiledRuleSet",
+    "Condition",
+    "RuleSource",
+    "Scope",
+    "Test",
+    "holds",
+]
+
+Scope = Literal["event", "state"]
+
+
+@dataclass(frozen=True)
+class Test:
+    """`scope.field op value`; `value` is a tuple for `in`, `not_in` and `includes_any`."""
+
+    scope: Scope
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every part holds (an empty AllOf always holds)."""
+
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one part holds."""
+
+    parts: tuple[Condition, ...]
+
+
+Condition = Test | AllOf | AnyOf
+
+
+def _test_holds(test: Test, value: Any) -> bool:
+    op, expected = test.op, test.value
+    if op == "present":
+        return (value is not None) == expected
+    if op in ("ne", "not_in", "excludes"):
+        if value is None:
+            return True
+        if op == "ne":
+            return bool(value != expected)
+        if op == "not_in":
+            return value not in expected
+        return expected not in value
+    if value is None:
+        return False
+    if op == "eq":
+        return bool(value == expected)
+    if op == "in":
+        return value in expected
+    if op == "includes":
+        return expected in value
+    if op == "includes_any":
+        return any(item in value for item in expected)
+    comparisons = {"lt": value < expected, "le": value <= expected,
+                   "gt": value > expected, "ge": value >= expected}
+    return comparisons[op]
+
+
+def holds(condition: Condition, values: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether `condition` holds for `values[scope][field]` (the reference meaning)."""
+    if isinstance(condition, Test):
+        return _test_holds(condition, values.get(condition.scope, {}).get(condition.field))
+    if isinstance(condition, AllOf):
+        return all(holds(part, values) for part in condition.parts)
+    return any(holds(part, values) for part in condition.parts)
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """Where a rule was written."""
+
+    file: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class CompiledAction:
+    """An action with its parameters and reason ready to render."""
+
+    action: str
+    params: Mapping[str, Template | int]
+    priority: str
+    reason: Template
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A checked rule: triggering types, one condition tree, and its actions."""
+
+    id: str
+    title: str
+    learning: str
+    event_types: tuple[str, ...]
+    condition: Condition
+    actions: tuple[CompiledAction, ...]
+    source: RuleSource
+    durable: Mapping[str, Any]
+
+    def matches(self, event_type: str, values: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Whether an event of `event_type` with these event and state values triggers the rule."""
+        return event_type in self.event_types and holds(self.condition, values)
+
+
+@dataclass(frozen=True)
+class CompiledRuleSet:
+    """Rules from one or more files, with a version that changes whenever their text does."""
+
+    rules: tuple[CompiledRule, ...]
+    version: str
+    files: tuple[str, ...]
+
+    def rule(self, rule_id: str) -> CompiledRule:
+        """The rule with this id."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)

@@ -1,0 +1,488 @@
+"""Check rules against the event catalogue and compile them to durable_rules definitions.
+
+Everything a rule names is checked here, before anything reaches durable_rules,
+which accepts unknown operators and fields silently and would leave the rule
+quietly dead. The output is plain data (`CompiledRuleSet`): the engine adapter
+is the only place that hands it to durable_rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from triggers.errors import Problem, RuleFileError, suggest
+from triggers.models.alerts import ACTIONS
+from triggers.models.events import EVENT_TYPES, ORDERED_VALUES
+from triggers.rules.catalogue import FieldSpec, event_fields, state_fields
+from triggers.rules.compiled import (
+    AllOf,
+    AnyOf,
+    CompiledAction,
+    CompiledRule,
+    CompiledRuleSet,
+    Condition,
+    RuleSource,
+    Scope,
+    Test,
+)
+from triggers.rules.model import COMBINATORS, OPERATORS, ActionSpec, Rule, RuleFile, When
+from triggers.rules.template import Template, TemplateSyntaxError
+from triggers.yamlmap import KeyPath, Located, format_key_path
+
+__all__ = ["SourceFile", "compile_rule_files", "durable_condition"]
+
+#: Event fields a template may name besides the type-specific ones.
+_EVENT_TEMPLATE_NAMES = ("type", "at", "id", "source", "note", "recorded_at")
+_RULE_TEMPLATE_NAMES = ("id", "title")
+_NEGATION = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in",
+             "includes": "excludes", "excludes": "includes"}
+_COMPARISON = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
+_OPPOSITE_COMPARISON = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
+
+
+class SourceFile:
+    """A rule file's name, its text and the YAML it parsed to."""
+
+    def __init__(self, file: str, text: str, located: Located) -> None:
+        self.file = file
+        self.text = text
+        self.located = located
+
+
+class _Checker:
+    def __init__(self, source: SourceFile) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, path: KeyPath, message: str, *, key: bool = False,
+            suggestion: str | None = None) -> None:
+        position = self.source.located.position(path, key=key)
+        self.problems.append(Problem(
+            self.source.file, format_key_path(path), message,
+            position.line if position else None, position.column if position else None,
+            suggestion,
+        ))
+
+    # --- structure (Pydantic) --------------------------------------------------
+
+    def structure(self) -> RuleFile | None:
+        data = self.source.located.data
+        if data is None:
+            self.add((), "the rule file is empty: expected a mapping with a 'rules' list")
+            return None
+        try:
+            return RuleFile.model_validate(data)
+        except ValidationError as error:
+            for detail in error.errors():
+                self._structure_problem(data, detail["loc"], detail["type"], detail)
+            return None
+
+    def _structure_problem(self, data: Any, loc: tuple[str | int, ...], kind: str,
+                           detail: Any) -> None:
+        path = _data_path(data, loc)
+        name = str(path[-1]) if path else ""
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(path[:-1])
+            self.add(path, f"unknown key {name!r}", key=True, suggestion=suggest(name, allowed))
+        elif kind == "missing":
+            self.add(path[:-1], f"missing required key {name!r}")
+        elif kind == "literal_error" and name == "action":
+            given = str(detail["input"])
+            self.add(path, f"unknown action {given!r}: expected one of {', '.join(ACTIONS)}",
+                     suggestion=suggest(given, ACTIONS))
+        elif kind == "literal_error":
+            self.add(path, f"{detail['input']!r} is not allowed: expected"
+                     f" {detail.get('ctx', {}).get('expected', '')}")
+        elif kind == "string_pattern_mismatch" and name == "id":
+            self.add(path, "a rule id is letters, digits, '_', '-' and '.', starting with a"
+                     " letter or digit")
+        else:
+            self.add(path, _lower_first(detail["msg"]))
+
+    # --- meaning -----------------------------------------------------------------
+
+    def rule(self, index: int, rule: Rule) -> CompiledRule | None:
+        before = len(self.problems)
+        path: KeyPath = ("rules", index)
+        types = self._event_types(rule, (*path, "when", "event"))
+        specs = _common_fields(types) if types else {}
+        parts: list[Condition] = []
+        if rule.when.where is not None and types:
+            parts.append(self._block(rule.when.where, (*path, "when", "where"), "event", specs))
+        if rule.when.case is not None:
+            parts.append(self._block(rule.when.case, (*path, "when", "case"), "state",
+                                     state_fields()))
+        actions = tuple(
+            self._action(spec, (*path, "then", i), specs) for i, spec in enumerate(rule.then)
+        )
+        if len(self.problems) > before:
+            return None
+        condition = _flatten(AllOf(tuple(parts)))
+        position = self.source.located.position(path)
+        return CompiledRule(
+            id=rule.id,
+            title=rule.title,
+            learning=rule.learning.strip(),
+            event_types=types,
+            condition=condition,
+            actions=tuple(a for a in actions if a is not None),
+            source=RuleSource(self.source.file, position.line if position else None),
+            durable={"all": [{"m": _durable_trigger(types, condition)}]},
+        )
+
+    def _event_types(self, rule: Rule, path: KeyPath) -> tuple[str, ...]:
+        types = rule.when.event_types
+        if not types:
+            self.add(path, "name at least one event type")
+        ok = True
+        for i, event_type in enumerate(types):
+            if event_type not in EVENT_TYPES:
+                where = path if isinstance(rule.when.event, str) else (*path, i)
+                self.add(where, f"unknown event type {event_type!r}",
+                         suggestion=suggest(event_type, EVENT_TYPES))
+                ok = False
+        return tuple(dict.fromkeys(types)) if ok else ()
+
+    def _block(self, block: Any, path: KeyPath, scope: Scope,
+               specs: Mapping[str, FieldSpec]) -> Condition:
+        if not isinstance(block, Mapping) or not block:
+            self.add(path, "conditions must be a mapping of names to tests")
+            return AllOf(())
+        parts: list[Condition] = []
+        for name, test in block.items():
+            where = (*path, name)
+            if name in ("any", "all"):
+                if not isinstance(test, list) or not test:
+                    self.add(where, f"'{name}' takes a list of condition blocks")
+                    continue
+                inner = tuple(self._block(item, (*where, i), scope, specs)
+                              for i, item in enumerate(test))
+                parts.append(AnyOf(inner) if name == "any" else AllOf(inner))
+            elif name == "not":
+                parts.append(_negate(self._block(test, where, scope, specs)))
+            elif name not in specs:
+                self._unknown_name(name, where, scope, specs)
+            else:
+                parts.extend(self._tests(specs[name], test, where, scope))
+        return _flatten(AllOf(tuple(parts)))
+
+    def _unknown_name(self, name: str, path: KeyPath, scope: Scope,
+                      specs: Mapping[str, FieldSpec]) -> None:
+        choices = [*specs, *COMBINATORS]
+        if scope == "state":
+            self.add(path, f"unknown case-state name {name!r}", key=True,
+                     suggestion=suggest(name, choices))
+        else:
+            self.add(path, f"unknown field {name!r} for this rule's event type", key=True,
+                     suggestion=suggest(name, choices))
+
+    def _tests(self, spec: FieldSpec, test: Any, path: KeyPath, scope: Scope) -> list[Condition]:
+        if isinstance(test, Mapping):
+            pairs = list(test.items())
+        elif isinstance(test, list):
+            pairs = [("in", test)]
+        else:
+            pairs = [("eq", test)]
+        result: list[Condition] = []
+        for op, value in pairs:
+            where = (*path, op) if isinstance(test, Mapping) else path
+            if op not in OPERATORS:
+                self.add(where, f"unknown operator {op!r}: expected one of {', '.join(OPERATORS)}",
+                         key=True, suggestion=suggest(str(op), OPERATORS))
+                continue
+            condition = self._test(spec, op, value, where, scope)
+            if condition is not None:
+                result.append(condition)
+        return result
+
+    def _test(self, spec: FieldSpec, op: str, value: Any, path: KeyPath,
+              scope: Scope) -> Condition | None:
+        name = spec.name
+        if op == "present":
+            if not isinstance(value, bool):
+                self.add(path, "'present' takes true or false")
+                return None
+            return Test(scope, name, op, value)
+        if op in ("includes", "excludes", "includes_any") or spec.kind == "set":
+            return self._set_test(spec, op, value, path, scope)
+        if op in ("in", "not_in"):
+            if not isinstance(value, list) or not value:
+                self.add(path, f"'{op}' takes a non-empty list of values")
+                return None
+            if not all(self._value_ok(spec, v, path) for v in value):
+                return None
+            return Test(scope, name, op, tuple(dict.fromkeys(value)))
+        if not self._value_ok(spec, value, path):
+            return None
+        if op in _COMPARISON:
+            if not spec.ordered:
+                self.add(path, f"{name!r} cannot be compared with {op!r}: it is"
+                         f" {spec.describe()}, not a number or an ordered level")
+                return None
+            if spec.kind == "enum":
+                order = ORDERED_VALUES[name]
+                rank = order.index(value)
+                keep = {"lt": order[:rank], "le": order[: rank + 1],
+                        "gt": order[rank + 1 :], "ge": order[rank:]}[op]
+                return Test(scope, name, "in", keep) if keep else AnyOf(())
+        return Test(scope, name, op, value)
+
+    def _set_test(self, spec: FieldSpec, op: str, value: Any, path: KeyPath,
+                  scope: Scope) -> Condition | None:
+        if spec.kind != "set":
+            self.add(path, f"'{op}' tests a set, but {spec.name!r} is {spec.describe()}")
+            return None
+        if op not in ("includes", "excludes", "includes_any"):
+            self.add(path, f"{spec.name!r} is a set: test it with 'includes', 'includes_any'"
+                     " or 'excludes'")
+            return None
+        values = value if op == "includes_any" else [value]
+        if op == "includes_any" and (not isinstance(value, list) or not value):
+            self.add(path, "'includes_any' takes a non-empty list of values")
+            return None
+        for item in values:
+            if item not in spec.values:
+                self.add(path, f"{item!r} can never be in {spec.name!r}: expected one of "
+                         + ", ".join(repr(v) for v in spec.values),
+                         suggestion=suggest(str(item), [str(v) for v in spec.values]))
+                return None
+        if op == "includes_any":
+            return Test(scope, spec.name, op, tuple(dict.fromkeys(values)))
+        return Test(scope, spec.name, op, value)
+
+    def _value_ok(self, spec: FieldSpec, value: Any, path: KeyPath) -> bool:
+        kind = spec.kind
+        if kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if ok and spec.values and value not in spec.values:
+                self.add(path, f"{value!r} is not a possible {spec.name!r}: expected one of "
+                         + ", ".join(str(v) for v in spec.values))
+                return False
+        elif kind == "float":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif kind == "str":
+            ok = isinstance(value, str)
+        elif kind == "enum":
+            if isinstance(value, str) and value not in spec.values:
+                self.add(path, f"{value!r} is not a possible {spec.name!r}: expected one of "
+                         + ", ".join(repr(v) for v in spec.values),
+                         suggestion=suggest(value, [str(v) for v in spec.values]))
+                return False
+            ok = isinstance(value, str)
+        else:
+            self.add(path, f"{spec.name!r} is {spec.describe()} and cannot be tested here")
+            return False
+        if not ok:
+            self.add(path, f"{value!r} is the wrong kind of value for {spec.name!r}:"
+                     f" expected {spec.describe()}")
+        return ok
+
+    def _action(self, spec: ActionSpec, path: KeyPath,
+                fields: Mapping[str, FieldSpec]) -> CompiledAction | None:
+        allowed = ACTIONS[spec.action]
+        params: dict[str, Template | int] = {}
+        ok = True
+        for name, required in allowed.items():
+            if required and name not in spec.params:
+                self.add((*path, "params"), f"action {spec.action!r} needs the param {name!r}")
+                ok = False
+        for name, value in spec.params.items():
+            where = (*path, "params", name)
+            if name not in allowed:
+                expected = ", ".join(allowed) or "no params"
+                self.add(where, f"unknown param {name!r} for action {spec.action!r}"
+                         f" (it takes {expected})", key=True, suggestion=suggest(name, allowed))
+                ok = False
+            elif spec.action == "escalate_mappa" and name == "level" and value not in (2, 3):
+                self.add(where, f"MAPPA escalation level must be 2 or 3, got {value!r}")
+                ok = False
+            elif isinstance(value, str):
+                template = self._template(value, where, fields)
+                if template is None:
+                    ok = False
+                else:
+                    params[name] = template
+            else:
+                params[name] = value
+        reason = self._template(spec.reason, (*path, "reason"), fields)
+        if not ok or reason is None:
+            return None
+        return CompiledAction(spec.action, params, spec.priority, reason)
+
+    def _template(self, text: str, path: KeyPath,
+                  fields: Mapping[str, FieldSpec]) -> Template | None:
+        try:
+            template = Template.parse(text)
+        except TemplateSyntaxError as error:
+            self.add(path, f"bad template: {error}")
+            return None
+        for namespace, name in template.names:
+            if namespace == "event":
+                known: Sequence[str] = [*fields, *_EVENT_TEMPLATE_NAMES]
+            elif namespace == "case":
+                known = [*state_fields(), "id"]
+            else:
+                known = _RULE_TEMPLATE_NAMES
+            if name not in known:
+                self.add(path, f"the template names {{{namespace}.{name}}}, which this rule's"
+                         f" {namespace} does not have", suggestion=suggest(name, known))
+                template = None
+        return template
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
+    """Pydantic's error location as a path into the data, without union branch names."""
+    path: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif last and isinstance(node, Mapping):
+            node = None
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _allowed_keys(path: KeyPath) -> list[str]:
+    """The keys the format allows in the mapping at `path`."""
+    shape = tuple("#" if isinstance(p, int) else p for p in path)
+    model = {(): RuleFile, ("rules", "#"): Rule, ("rules", "#", "when"): When,
+             ("rules", "#", "then", "#"): ActionSpec}.get(shape)
+    return list(model.model_fields) if model is not None else []
+
+
+def _common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
+    """Fields that every one of `types` has, with the same kind."""
+    first = event_fields(types[0])
+    return {
+        name: spec for name, spec in first.items()
+        if spec.kind != "time"
+        and all(name in event_fields(t) and event_fields(t)[name].kind == spec.kind
+                for t in types[1:])
+    }
+
+
+def _flatten(condition: Condition) -> Condition:
+    if isinstance(condition, Test):
+        return condition
+    parts = tuple(_flatten(part) for part in condition.parts)
+    kind = type(condition)
+    merged: list[Condition] = []
+    for part in parts:
+        if type(part) is kind:
+            merged.extend(part.parts)  # type: ignore[union-attr]
+        else:
+            merged.append(part)
+    if len(merged) == 1:
+        return merged[0]
+    return kind(tuple(merged))
+
+
+def _negate(condition: Condition) -> Condition:
+    if isinstance(condition, AllOf):
+        return _flatten(AnyOf(tuple(_negate(p) for p in condition.parts)))
+    if isinstance(condition, AnyOf):
+        return _flatten(AllOf(tuple(_negate(p) for p in condition.parts)))
+    op = condition.op
+    if op == "present":
+        return Test(condition.scope, condition.field, op, not condition.value)
+    if op in _NEGATION:
+        return Test(condition.scope, condition.field, _NEGATION[op], condition.value)
+    if op == "includes_any":
+        return _flatten(AllOf(tuple(Test(condition.scope, condition.field, "excludes", v)
+                                    for v in condition.value)))
+    # Not "less than" includes "not recorded", which the opposite comparison does not.
+    return AnyOf((Test(condition.scope, condition.field, "present", False),
+                  Test(condition.scope, condition.field, _OPPOSITE_COMPARISON[op],
+                       condition.value)))
+
+
+def durable_condition(condition: Condition) -> dict[str, Any] | None:
+    """The durable_rules expression for a condition, or None for "always"."""
+    if isinstance(condition, AllOf):
+        parts = [p for p in (durable_condition(c) for c in condition.parts) if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+    if isinstance(condition, AnyOf):
+        if not condition.parts:
+            return {"$nex": {"kind": 1}}  # never: every message has a kind
+        alternatives = [durable_condition(c) for c in condition.parts]
+        if any(a is None for a in alternatives):
+            return None
+        return {"$or": alternatives}
+    path = f"{condition.scope}.{condition.field}"
+    op, value = condition.op, condition.value
+    absent = {"$nex": {path: 1}}
+    if op == "present":
+        return {"$ex" if value else "$nex": {path: 1}}
+    if op == "eq":
+        return {path: value}
+    if op == "ne":
+        return {"$or": [absent, {"$neq": {path: value}}]}
+    if op == "in":
+        return {path: value[0]} if len(value) == 1 else {"$or": [{path: v} for v in value]}
+    if op == "not_in":
+        return {"$or": [absent, {"$and": [{"$neq": {path: v}} for v in value]}]}
+    if op == "includes":
+        return {f"{path}.{value}": True}
+    if op == "excludes":
+        return {"$nex": {f"{path}.{value}": 1}}
+    if op == "includes_any":
+        return {"$or": [{f"{path}.{v}": True} for v in value]}
+    return {_COMPARISON[op]: {path: value}}
+
+
+def _durable_trigger(types: Sequence[str], condition: Condition) -> dict[str, Any]:
+    """A rule's trigger: an event message of one of `types` for which `condition` holds."""
+    parts: list[dict[str, Any]] = [{"kind": "event"}]
+    type_test = durable_condition(Test("event", "type", "in", tuple(types)))
+    rest = durable_condition(condition)
+    parts.extend(p for p in (type_test, rest) if p is not None)
+    return {"$and": parts}
+
+
+def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
+    """Check and compile rule files; raises `RuleFileError` with every problem in every file."""
+    problems: list[Problem] = []
+    compiled: list[CompiledRule] = []
+    first_seen: dict[str, tuple[str, int | None]] = {}
+    for source in sources:
+        checker = _Checker(source)
+        rule_file = checker.structure()
+        if rule_file is not None:
+            for index, rule in enumerate(rule_file.rules):
+                if rule.id in first_seen:
+                    file, line = first_seen[rule.id]
+                    checker.add(("rules", index, "id"),
+                                f"duplicate rule id {rule.id!r} (first at {file}:{line})")
+                    continue
+                position = source.located.position(("rules", index, "id"))
+                first_seen[rule.id] = (source.file, position.line if position else None)
+                result = checker.rule(index, rule)
+                if result is not None:
+                    compiled.append(result)
+        problems.extend(checker.problems)
+    if problems:
+        raise RuleFileError(problems)
+    digest = hashlib.sha256()
+    for text in sorted(source.text for source in sources):
+        digest.update(text.encode())
+        digest.update(b"\0")
+    return CompiledRuleSet(tuple(compiled), digest.hexdigest()[:16],
+                           tuple(s.file for s in sources))

@@ -1,0 +1,111 @@
+"""The rule file format as Pydantic models: what a safeguarding lead writes in YAML.
+
+A rule file holds a list of rules. Each rule says when it applies (an event
+type, conditions on the event's fields and on case state) and what follows
+(actions from the vocabulary, each with params, a priority and a reason).
+
+Conditions are a mapping of names to tests, all of which must hold:
+
+    where:
+      category: sexual                  # equal to
+      level: {ge: medium}               # compare (numbers, ordered values such as risk level)
+      reporter_type: [parent, family]   # one of
+      partner: {present: true}          # the field is recorded
+      any:                              # at least one of these blocks holds
+        - {registered: true}
+        - {mappa_managed: true}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from triggers.models.alerts import ActionName, Priority
+
+__all__ = [
+    "COMBINATORS",
+    "OPERATORS",
+    "ActionSpec",
+    "Conditions",
+    "Rule",
+    "RuleFile",
+    "When",
+]
+
+#: Comparison operators, by name, with the words a lead would read them as.
+OPERATORS: dict[str, str] = {
+    "eq": "equal to",
+    "ne": "not equal to",
+    "lt": "less than",
+    "le": "at most",
+    "gt": "greater than",
+    "ge": "at least",
+    "in": "one of",
+    "not_in": "none of",
+    "present": "recorded (true) or not recorded (false)",
+    "includes": "a set that includes",
+    "includes_any": "a set that includes any of",
+    "excludes": "a set that does not include",
+}
+#: Keys that combine condition blocks instead of naming a field.
+COMBINATORS = ("any", "all", "not")
+
+Conditions = dict[str, Any]
+RuleId = Annotated[StrictStr, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class When(_Strict):
+    """What has to happen, and in what circumstances, for the rule to apply."""
+
+    event: StrictStr | list[StrictStr] = Field(
+        description="the event type (or a list of types) that triggers the rule"
+    )
+    where: Conditions | None = Field(
+        default=None, description="conditions on the triggering event's fields"
+    )
+    case: Conditions | None = Field(
+        default=None,
+        description="conditions on case state just before the event (see `triggers rules list`)",
+    )
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The triggering event types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+
+class ActionSpec(_Strict):
+    """One action the rule asks for, from the action vocabulary."""
+
+    action: ActionName
+    params: dict[StrictStr, StrictStr | StrictInt] = Field(
+        default_factory=dict,
+        description="action parameters; text may name fields as {event.field} or {case.field}",
+    )
+    priority: Priority = "medium"
+    reason: StrictStr = Field(
+        min_length=1,
+        description="why, for the practitioner; may name {event.field}, {case.field}, {rule.id}",
+    )
+
+
+class Rule(_Strict):
+    """One rule: its identity, the learning it encodes, when it applies and what follows."""
+
+    id: RuleId
+    title: StrictStr = Field(min_length=1)
+    learning: StrictStr = Field(min_length=1, description="the case-review learning it encodes")
+    when: When
+    then: list[ActionSpec] = Field(min_length=1)
+
+
+class RuleFile(_Strict):
+    """A YAML rule file."""
+
+    rules: list[Rule]

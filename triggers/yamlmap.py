@@ -1,0 +1,163 @@
+"""YAML read safely, with the line and column of every node kept beside the data.
+
+Chronologies and rule files are written by hand; an error has to point at the
+line a person typed. PyYAML's composer gives marks for each node; we construct
+plain Python values from the node tree ourselves and remember where each key
+path came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from triggers.errors import Problem
+
+__all__ = ["KeyPath", "Located", "Position", "format_key_path", "load_yaml"]
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based line and column."""
+
+    line: int
+    column: int
+
+
+@dataclass
+class Located:
+    """Data loaded from YAML, with the position of each key path.
+
+    `positions[path]` is where the value at `path` starts; `key_positions[path]`
+    is where the mapping key that leads to it starts (for "unknown key" errors).
+    """
+
+    data: Any
+    positions: dict[KeyPath, Position] = field(default_factory=dict)
+    key_positions: dict[KeyPath, Position] = field(default_factory=dict)
+
+    def position(self, path: KeyPath, *, key: bool = False) -> Position | None:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        table = self.key_positions if key else self.positions
+        probe = path
+        while True:
+            if probe in table:
+                return table[probe]
+            if key and probe in self.positions:
+                return self.positions[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+
+def format_key_path(path: KeyPath) -> str:
+    """`('events', 3, 'at')` as `events[3].at`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _mark(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.located = Located(None)
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.located.positions[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+            # An impossible date such as 2011-13-45 matches YAML's timestamp
+            # pattern but cannot be built; keep the text so that validation
+            # reports it, with its position, as a bad date.
+            return node.value
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        self.loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        format_key_path(path),
+                        "mapping keys must be plain words",
+                        *_line_col(key_node),
+                    )
+                )
+                continue
+            child = (*path, key)
+            if key in result:
+                first = self.located.key_positions.get(child)
+                where = f" (first at line {first.line})" if first else ""
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        format_key_path(child),
+                        f"duplicate key {key!r}{where}",
+                        *_line_col(key_node),
+                    )
+                )
+                continue
+            self.located.key_positions[child] = _mark(key_node)
+            result[key] = self.build(value_node, child)
+        return result
+
+
+def _line_col(node: yaml.Node) -> tuple[int, int]:
+    mark = _mark(node)
+    return mark.line, mark.column
+
+
+def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
+    """Parse one YAML document safely; returns the data with positions and any problems.
+
+    A syntax error is returned as a single problem at its position, with no data.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as error:
+            return Located(None), [_syntax_problem(error, text, file)]
+        except yaml.YAMLError as error:
+            return Located(None), [Problem(file, "", f"YAML syntax error: {error}")]
+        if node is None:
+            return Located(None), []
+        builder = _Builder(loader, file)
+        builder.located.data = builder.build(node, ())
+        return builder.located, builder.problems
+    finally:
+        loader.dispose()
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    message = (error.problem or error.context or "invalid YAML").strip()
+    if "\t" in text and "cannot start any token" in message:
+        message = "tabs are not allowed in YAML indentation; use spaces"
+    if mark is None:
+        return Problem(file, "", f"YAML syntax error: {message}")
+    return Problem(file, "", f"YAML syntax error: {message}", mark.line + 1, mark.column + 1)
