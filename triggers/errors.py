@@ -1,12 +1,12 @@
 """The exception hierarchy: everything risk-triggers raises derives from `TriggersError`.
 
-    TriggersError
-    ├── InputError            bad input, each problem with file, line, column and key path
-    │   ├── ChronologyError   a chronology file (YAML, JSON, JSONL) or event data
-    │   └── RuleFileError     a rule file or rule set
-    ├── EngineError           the rule engine failed
-    │   └── ActionError       a rule's action raised while being carried out
-    └── StoreError            the store could not be read or written
+TriggersError
+├── InputError            bad input, each problem with file, line, column and key path
+│   ├── ChronologyError   a chronology file (YAML, JSON, JSONL) or event data
+│   └── RuleFileError     a rule file or rule set
+├── EngineError           the rule engine failed
+│   └── ActionError       a rule's action raised while being carried out
+└── StoreError            the store could not be read or written
 """
 
 from __future__ import annotations
@@ -49,7 +49,11 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        text = f"{where}: {self.location}: {self.message}" if self.location else f"{where}: {self.message}"
+        text = (
+            f"{where}: {self.location}: {self.message}"
+            if self.location
+            else f"{where}: {self.message}"
+        )
         if self.suggestion:
             text += f" (did you mean {self.suggestion!r}?)"
         return text

@@ -89,7 +89,9 @@ class DurableHost:
             try:
                 self._host.set_rulesets({name: definition})
             except durable_rules_engine.error as error:
-                raise EngineError(f"durable_rules refused the compiled rule set: {error}") from error
+                raise EngineError(
+                    f"durable_rules refused the compiled rule set: {error}"
+                ) from error
             self._names[rules.version] = name
             return name
 

@@ -1,7 +1,9 @@
 """Replay a case's events, in event time, through the compiled rules; collect alerts.
 
 Each event is asserted as a fact (so that every rule it matches fires, not only
-the first), together with the case state as it stood just before the event.
+the first), together with the case state as it stood just before the event's
+moment: events at the same moment are simultaneous, and none of them sees the
+others, so their order in a file never changes an alert.
 Cases are evaluated one at a time and each case's engine state is deleted when
 it is done.
 """
@@ -64,8 +66,9 @@ def _state_message(state: CaseState) -> dict[str, Any]:
     return message
 
 
-def _template_values(case: str, event: Event, state: CaseState, rule: CompiledRule
-                     ) -> dict[str, dict[str, object]]:
+def _template_values(
+    case: str, event: Event, state: CaseState, rule: CompiledRule
+) -> dict[str, dict[str, object]]:
     values: dict[str, object] = dict(event_values(event))
     values["at"] = event.at.astimezone(UTC).strftime("%Y-%m-%d")
     values["note"] = event.note
@@ -96,13 +99,15 @@ class Engine:
         with self._host.lock:
             try:
                 state = CaseState()
-                for position, event in enumerate(chronology.in_event_order()):
-                    for firing in self._evaluate(case, event, state):
-                        rule = self._rule(firing)
-                        for index, alert in enumerate(self._alerts(case, event, state, rule)):
-                            order = (event.at, position, self._order[rule.id], index)
-                            alerts.append((order, alert))
-                    state = state.apply(event)
+                for moment in chronology.moments():
+                    # Simultaneous events all see the case as it stood before them.
+                    for event in moment:
+                        for firing in self._evaluate(case, event, state):
+                            rule = self._rule(firing)
+                            for index, alert in enumerate(self._alerts(case, event, state, rule)):
+                                order = (event.at, self._order[rule.id], index, event.id)
+                                alerts.append((order, alert))
+                    state = state.apply_moment(moment)
             finally:
                 self._host.delete_state(self._name, case)
         alerts.sort(key=lambda item: item[0])
@@ -131,8 +136,7 @@ class Engine:
         except KeyError:
             raise EngineError(f"durable_rules fired an unknown rule {firing.rule_id!r}") from None
 
-    def _alerts(self, case: str, event: Event, state: CaseState, rule: CompiledRule
-                ) -> list[Alert]:
+    def _alerts(self, case: str, event: Event, state: CaseState, rule: CompiledRule) -> list[Alert]:
         values = _template_values(case, event, state, rule)
         result = []
         for action in rule.actions:
@@ -140,15 +144,16 @@ class Engine:
                 name: value.render(values) if isinstance(value, Template) else value
                 for name, value in action.params.items()
             }
-            result.append(Alert(
-                case=case,
-                rule=rule.id,
-                action=action.action,  # type: ignore[arg-type]
-                at=event.at,
-                params=params,
-                priority=action.priority,  # type: ignore[arg-type]
-                reason=" ".join(action.reason.render(values).split()),
-                events=(event.id or "",),
-            ))
+            result.append(
+                Alert(
+                    case=case,
+                    rule=rule.id,
+                    action=action.action,  # type: ignore[arg-type]
+                    at=event.at,
+                    params=params,
+                    priority=action.priority,  # type: ignore[arg-type]
+                    reason=" ".join(action.reason.render(values).split()),
+                    events=(event.id or "",),
+                )
+            )
         return result
-

@@ -66,8 +66,9 @@ def _with_ids(events: Iterable[Event]) -> tuple[Event, ...]:
         if event.id is None:
             base = derive_event_id(event)
             seen[base] += 1
-            event = event.model_copy(update={"id": derive_event_id(event, seen[base])})
-        result.append(event)
+            result.append(event.model_copy(update={"id": derive_event_id(event, seen[base])}))
+        else:
+            result.append(event)
     return tuple(result)
 
 
@@ -98,6 +99,16 @@ class Chronology(BaseModel):
         """Events in order of `at`; events at the same moment keep file order."""
         return sorted(self.events, key=lambda event: event.at)
 
+    def moments(self) -> list[list[Event]]:
+        """Events grouped by the moment they happened, in time order (each group in file order)."""
+        groups: list[list[Event]] = []
+        for event in self.in_event_order():
+            if groups and groups[-1][0].at == event.at:
+                groups[-1].append(event)
+            else:
+                groups.append([event])
+        return groups
+
     def event_ids(self) -> list[str]:
         """Every event's id, in file order."""
         return [event.id or "" for event in self.events]
@@ -114,8 +125,15 @@ class _Reader:
         self.located = located
         self.problems: list[Problem] = []
 
-    def add(self, path: KeyPath, message: str, *, key: bool = False, suggestion: str | None = None,
-            line: int | None = None) -> None:
+    def add(
+        self,
+        path: KeyPath,
+        message: str,
+        *,
+        key: bool = False,
+        suggestion: str | None = None,
+        line: int | None = None,
+    ) -> None:
         column = None
         if self.located is not None and line is None:
             position = self.located.position(path, key=key)
@@ -136,47 +154,66 @@ class _Reader:
                 self._event_problem(raw, path, detail, line)
             return None
 
-    def _event_problem(self, raw: Mapping[str, Any], path: KeyPath, detail: ErrorDetails,
-                       line: int | None) -> None:
+    def _event_problem(
+        self, raw: Mapping[str, Any], path: KeyPath, detail: ErrorDetails, line: int | None
+    ) -> None:
         kind = detail["type"]
         if kind == "union_tag_not_found":
             self.add(path, "missing required field 'type' (the event type)", line=line)
             return
         if kind == "union_tag_invalid":
             given = raw.get("type")
-            self.add((*path, "type"), f"unknown event type {given!r}",
-                     suggestion=suggest(str(given), EVENT_TYPES), line=line)
+            self.add(
+                (*path, "type"),
+                f"unknown event type {given!r}",
+                suggestion=suggest(str(given), EVENT_TYPES),
+                line=line,
+            )
             return
         event_type = str(raw.get("type"))
         fields = tuple(str(part) for part in detail["loc"][1:])
         field_path = (*path, *fields)
         name = ".".join(fields)
         if kind == "missing":
-            self.add(path, f"missing required field {name!r} for event type {event_type!r}",
-                     line=line)
+            self.add(
+                path, f"missing required field {name!r} for event type {event_type!r}", line=line
+            )
         elif kind == "extra_forbidden":
             allowed = EVENT_MODELS[event_type].model_fields
-            self.add(field_path, f"unknown field {name!r} for event type {event_type!r}",
-                     key=True, suggestion=suggest(name, allowed), line=line)
+            self.add(
+                field_path,
+                f"unknown field {name!r} for event type {event_type!r}",
+                key=True,
+                suggestion=suggest(name, allowed),
+                line=line,
+            )
         elif kind == "literal_error":
             expected = detail.get("ctx", {}).get("expected", "")
-            self.add(field_path, f"{detail['input']!r} is not allowed for {name!r}:"
-                     f" expected {expected}", line=line)
+            self.add(
+                field_path,
+                f"{detail['input']!r} is not allowed for {name!r}: expected {expected}",
+                line=line,
+            )
         elif kind == "value_error":
-            self.add(field_path, str(detail.get("ctx", {}).get("error", detail["msg"])),
-                     line=line)
+            self.add(field_path, str(detail.get("ctx", {}).get("error", detail["msg"])), line=line)
         else:
             self.add(field_path, detail["msg"].lower(), line=line)
 
     def header(self, raw: Any) -> dict[str, Any] | None:
         if not isinstance(raw, Mapping):
-            self.add((), f"a chronology must be a mapping with 'case' and 'events', got {_kind(raw)}")
+            self.add(
+                (), f"a chronology must be a mapping with 'case' and 'events', got {_kind(raw)}"
+            )
             return None
         known = set(Chronology.model_fields)
         for key in raw:
             if key not in known:
-                self.add((key,), f"unknown top-level key {key!r}", key=True,
-                         suggestion=suggest(str(key), known))
+                self.add(
+                    (key,),
+                    f"unknown top-level key {key!r}",
+                    key=True,
+                    suggestion=suggest(str(key), known),
+                )
         case = raw.get("case")
         if "case" not in raw:
             self.add((), "missing required key 'case' (the case id)")
@@ -208,16 +245,20 @@ class _Reader:
                     self.add(loc, message, key=detail["type"] == "extra_forbidden")
         return result
 
-    def duplicate_ids(self, events: Sequence[tuple[KeyPath, Event]], line_of: Mapping[KeyPath, int]
-                      ) -> None:
+    def duplicate_ids(
+        self, events: Sequence[tuple[KeyPath, Event]], line_of: Mapping[KeyPath, int]
+    ) -> None:
         first: dict[str, tuple[KeyPath, Event]] = {}
         for path, event in events:
             if event.id is None:
                 continue
             if event.id in first and first[event.id][1] != event:
                 other = format_key_path(first[event.id][0])
-                self.add((*path, "id"), f"event id {event.id!r} is already used by {other}",
-                         line=line_of.get(path))
+                self.add(
+                    (*path, "id"),
+                    f"event id {event.id!r} is already used by {other}",
+                    line=line_of.get(path),
+                )
             first.setdefault(event.id, (path, event))
 
 
@@ -227,7 +268,9 @@ def _kind(value: Any) -> str:
     )
 
 
-def _document(file: str, raw: Any, located: Located | None) -> tuple[Chronology | None, list[Problem]]:
+def _document(
+    file: str, raw: Any, located: Located | None
+) -> tuple[Chronology | None, list[Problem]]:
     reader = _Reader(file, located)
     header = reader.header(raw)
     if header is None:
@@ -265,16 +308,20 @@ def _jsonl(file: str, text: str) -> tuple[list[Chronology], list[Problem]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            reader.problems.append(Problem(file, format_key_path(path),
-                                           f"invalid JSON: {error.msg}", number, error.colno))
+            reader.problems.append(
+                Problem(
+                    file, format_key_path(path), f"invalid JSON: {error.msg}", number, error.colno
+                )
+            )
             continue
         if not isinstance(record, dict):
             reader.add(path, f"each line must be a JSON object, got {_kind(record)}", line=number)
             continue
         case = record.pop("case", None)
         if not isinstance(case, str) or not case:
-            reader.add(path, "missing required field 'case' (each JSONL event names its case)",
-                       line=number)
+            reader.add(
+                path, "missing required field 'case' (each JSONL event names its case)", line=number
+            )
         event = reader.event(record, path, line=number)
         if event is not None and isinstance(case, str) and case:
             cases.setdefault(case, []).append((path, event))
@@ -314,9 +361,16 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
             chronology, problems = _document(file, located.data, located)
             chronologies = [chronology] if chronology else []
     else:
-        raise ChronologyError([Problem(
-            file, "", f"unsupported file type {kind or '(none)'!r}: expected one of "
-            + ", ".join(CHRONOLOGY_SUFFIXES))])
+        raise ChronologyError(
+            [
+                Problem(
+                    file,
+                    "",
+                    f"unsupported file type {kind or '(none)'!r}: expected one of "
+                    + ", ".join(CHRONOLOGY_SUFFIXES),
+                )
+            ]
+        )
     if problems:
         raise ChronologyError(problems)
     return chronologies
@@ -330,10 +384,11 @@ def load_chronologies(path: str | Path) -> list[Chronology]:
     except FileNotFoundError:
         raise ChronologyError([Problem(file, "", "file not found")]) from None
     except IsADirectoryError:
-        raise ChronologyError([Problem(file, "", "is a directory, not a chronology file")]) from None
+        raise ChronologyError(
+            [Problem(file, "", "is a directory, not a chronology file")]
+        ) from None
     except UnicodeDecodeError as error:
         raise ChronologyError([Problem(file, "", f"not UTF-8 text ({error.reason})")]) from None
     except OSError as error:
         raise ChronologyError([Problem(file, "", f"cannot read: {error.strerror}")]) from None
     return parse_chronology(text, file)
-

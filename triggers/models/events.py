@@ -58,8 +58,12 @@ __all__ = [
 Category: TypeAlias = Literal["sexual", "violent", "other"]
 RiskLevel: TypeAlias = Literal["low", "medium", "high", "very_high"]
 Towards: TypeAlias = Literal["children", "public", "known_adult", "staff"]
-PlanKind: TypeAlias = Literal["child_protection", "child_in_need", "written_agreement", "risk_management"]
-ReporterType: TypeAlias = Literal["neighbour", "family", "parent", "professional", "anonymous", "other"]
+PlanKind: TypeAlias = Literal[
+    "child_protection", "child_in_need", "written_agreement", "risk_management"
+]
+ReporterType: TypeAlias = Literal[
+    "neighbour", "family", "parent", "professional", "anonymous", "other"
+]
 BailLapsedReason: TypeAlias = Literal["acquitted", "charges_dropped", "expired", "other"]
 JoinReason: TypeAlias = Literal["birth", "moved_in", "other"]
 

@@ -8,10 +8,11 @@ it: the circumstances in which that event happened.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from triggers.models.events import (
+    EVENT_TYPES,
     ORDERED_VALUES,
     ArrestEvent,
     Category,
@@ -51,25 +52,32 @@ class StateField:
 STATE_FIELDS: dict[str, StateField] = {
     f.name: f
     for f in (
-        StateField("risk_to_children", "bool",
-                   "any sexual conviction, or registered, or the latest risk assessment"
-                   " towards children at medium or above"),
+        StateField(
+            "risk_to_children",
+            "bool",
+            "any sexual conviction, or registered, or the latest risk assessment"
+            " towards children at medium or above",
+        ),
         StateField("registered", "bool", "notification requirements started and not ended"),
         StateField("mappa_managed", "bool", "a MAPPA level is set and MAPPA has not ended"),
-        StateField("mappa_level", "int", "current MAPPA level (absent when not managed)", (1, 2, 3)),
+        StateField(
+            "mappa_level", "int", "current MAPPA level (absent when not managed)", (1, 2, 3)
+        ),
         StateField("mappa_area", "str", "area of the current MAPPA management (absent when none)"),
         StateField("area", "str", "the area the subject last moved to (absent when no move)"),
         StateField("children_in_household", "int", "children who joined the household"),
-        StateField("partner_has_children", "bool",
-                   "the subject's latest partner has children"),
-        StateField("active_plans", "set", "plans started and not yet ended",
-                   get_args(PlanKind)),
-        StateField("plans_recorded", "set", "every kind of plan ever started",
-                   get_args(PlanKind)),
-        StateField("conviction_categories", "set", "categories of the subject's convictions",
-                   get_args(Category)),
-        StateField("arrest_categories", "set", "categories of the subject's arrests",
-                   get_args(Category)),
+        StateField("partner_has_children", "bool", "the subject's latest partner has children"),
+        StateField("active_plans", "set", "plans started and not yet ended", get_args(PlanKind)),
+        StateField("plans_recorded", "set", "every kind of plan ever started", get_args(PlanKind)),
+        StateField(
+            "conviction_categories",
+            "set",
+            "categories of the subject's convictions",
+            get_args(Category),
+        ),
+        StateField(
+            "arrest_categories", "set", "categories of the subject's arrests", get_args(Category)
+        ),
     )
 }
 
@@ -89,7 +97,6 @@ class CaseState:
     partner_has_children: bool = False
     active_plan_keys: frozenset[tuple[str, str | None]] = frozenset()
     plans_recorded: frozenset[str] = frozenset()
-    events_seen: int = field(default=0, compare=False)
 
     @property
     def risk_to_children(self) -> bool:
@@ -123,9 +130,20 @@ class CaseState:
             state = state.apply(event)
         return state
 
+    def apply_moment(self, events: Iterable[Event]) -> CaseState:
+        """The state after events that happened at the same moment.
+
+        Simultaneous events are applied in catalogue order (an end after its start),
+        then by id, so that their order in a file never changes the state.
+        """
+        state = self
+        for event in sorted(events, key=lambda e: (EVENT_TYPES.index(e.type), e.id or "")):
+            state = state.apply(event)
+        return state
+
     def apply(self, event: Event) -> CaseState:
         """The state after `event`."""
-        changes: dict[str, Any] = {"events_seen": self.events_seen + 1}
+        changes: dict[str, Any] = {}
         match event:
             case ConvictionEvent(category=category):
                 changes["conviction_categories"] = self.conviction_categories | {category}
@@ -157,7 +175,8 @@ class CaseState:
                 changes["plans_recorded"] = self.plans_recorded | {plan}
             case PlanEndedEvent(plan=plan, child=child):
                 changes["active_plan_keys"] = frozenset(
-                    key for key in self.active_plan_keys
+                    key
+                    for key in self.active_plan_keys
                     if key[0] != plan or (child is not None and key[1] != child)
                 )
         return replace(self, **changes)

@@ -30,7 +30,9 @@ class FieldSpec:
     @property
     def ordered(self) -> bool:
         """Whether `lt`/`le`/`gt`/`ge` make sense for this field."""
-        return self.kind in ("int", "float") or (self.kind == "enum" and self.name in ORDERED_VALUES)
+        return self.kind in ("int", "float") or (
+            self.kind == "enum" and self.name in ORDERED_VALUES
+        )
 
     def describe(self) -> str:
         """The kind in words, for messages."""
@@ -38,8 +40,14 @@ class FieldSpec:
             return "one of " + ", ".join(repr(v) for v in self.values)
         if self.kind == "set":
             return "a set of " + ", ".join(repr(v) for v in self.values)
-        return {"bool": "true or false", "int": "a whole number", "float": "a number",
-                "str": "text", "list": "a list", "time": "a date"}[self.kind]
+        return {
+            "bool": "true or false",
+            "int": "a whole number",
+            "float": "a number",
+            "str": "text",
+            "list": "a list",
+            "time": "a date",
+        }[self.kind]
 
 
 def _unwrap(annotation: Any) -> Any:

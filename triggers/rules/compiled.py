@@ -82,8 +82,12 @@ def _test_holds(test: Test, value: Any) -> bool:
         return expected in value
     if op == "includes_any":
         return any(item in value for item in expected)
-    comparisons = {"lt": value < expected, "le": value <= expected,
-                   "gt": value > expected, "ge": value >= expected}
+    comparisons = {
+        "lt": value < expected,
+        "le": value <= expected,
+        "gt": value > expected,
+        "ge": value >= expected,
+    }
     return comparisons[op]
 
 

@@ -38,8 +38,14 @@ __all__ = ["SourceFile", "compile_rule_files", "durable_condition"]
 #: Event fields a template may name besides the type-specific ones.
 _EVENT_TEMPLATE_NAMES = ("type", "at", "id", "source", "note", "recorded_at")
 _RULE_TEMPLATE_NAMES = ("id", "title")
-_NEGATION = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in",
-             "includes": "excludes", "excludes": "includes"}
+_NEGATION = {
+    "eq": "ne",
+    "ne": "eq",
+    "in": "not_in",
+    "not_in": "in",
+    "includes": "excludes",
+    "excludes": "includes",
+}
 _COMPARISON = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _OPPOSITE_COMPARISON = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
 
@@ -58,14 +64,20 @@ class _Checker:
         self.source = source
         self.problems: list[Problem] = []
 
-    def add(self, path: KeyPath, message: str, *, key: bool = False,
-            suggestion: str | None = None) -> None:
+    def add(
+        self, path: KeyPath, message: str, *, key: bool = False, suggestion: str | None = None
+    ) -> None:
         position = self.source.located.position(path, key=key)
-        self.problems.append(Problem(
-            self.source.file, format_key_path(path), message,
-            position.line if position else None, position.column if position else None,
-            suggestion,
-        ))
+        self.problems.append(
+            Problem(
+                self.source.file,
+                format_key_path(path),
+                message,
+                position.line if position else None,
+                position.column if position else None,
+                suggestion,
+            )
+        )
 
     # --- structure (Pydantic) --------------------------------------------------
 
@@ -81,8 +93,9 @@ class _Checker:
                 self._structure_problem(data, detail["loc"], detail["type"], detail)
             return None
 
-    def _structure_problem(self, data: Any, loc: tuple[str | int, ...], kind: str,
-                           detail: Any) -> None:
+    def _structure_problem(
+        self, data: Any, loc: tuple[str | int, ...], kind: str, detail: Any
+    ) -> None:
         path = _data_path(data, loc)
         name = str(path[-1]) if path else ""
         if kind == "extra_forbidden":
@@ -92,14 +105,22 @@ class _Checker:
             self.add(path[:-1], f"missing required key {name!r}")
         elif kind == "literal_error" and name == "action":
             given = str(detail["input"])
-            self.add(path, f"unknown action {given!r}: expected one of {', '.join(ACTIONS)}",
-                     suggestion=suggest(given, ACTIONS))
+            self.add(
+                path,
+                f"unknown action {given!r}: expected one of {', '.join(ACTIONS)}",
+                suggestion=suggest(given, ACTIONS),
+            )
         elif kind == "literal_error":
-            self.add(path, f"{detail['input']!r} is not allowed: expected"
-                     f" {detail.get('ctx', {}).get('expected', '')}")
+            self.add(
+                path,
+                f"{detail['input']!r} is not allowed: expected"
+                f" {detail.get('ctx', {}).get('expected', '')}",
+            )
         elif kind == "string_pattern_mismatch" and name == "id":
-            self.add(path, "a rule id is letters, digits, '_', '-' and '.', starting with a"
-                     " letter or digit")
+            self.add(
+                path,
+                "a rule id is letters, digits, '_', '-' and '.', starting with a letter or digit",
+            )
         else:
             self.add(path, _lower_first(detail["msg"]))
 
@@ -114,8 +135,9 @@ class _Checker:
         if rule.when.where is not None and types:
             parts.append(self._block(rule.when.where, (*path, "when", "where"), "event", specs))
         if rule.when.case is not None:
-            parts.append(self._block(rule.when.case, (*path, "when", "case"), "state",
-                                     state_fields()))
+            parts.append(
+                self._block(rule.when.case, (*path, "when", "case"), "state", state_fields())
+            )
         actions = tuple(
             self._action(spec, (*path, "then", i), specs) for i, spec in enumerate(rule.then)
         )
@@ -142,13 +164,17 @@ class _Checker:
         for i, event_type in enumerate(types):
             if event_type not in EVENT_TYPES:
                 where = path if isinstance(rule.when.event, str) else (*path, i)
-                self.add(where, f"unknown event type {event_type!r}",
-                         suggestion=suggest(event_type, EVENT_TYPES))
+                self.add(
+                    where,
+                    f"unknown event type {event_type!r}",
+                    suggestion=suggest(event_type, EVENT_TYPES),
+                )
                 ok = False
         return tuple(dict.fromkeys(types)) if ok else ()
 
-    def _block(self, block: Any, path: KeyPath, scope: Scope,
-               specs: Mapping[str, FieldSpec]) -> Condition:
+    def _block(
+        self, block: Any, path: KeyPath, scope: Scope, specs: Mapping[str, FieldSpec]
+    ) -> Condition:
         if not isinstance(block, Mapping) or not block:
             self.add(path, "conditions must be a mapping of names to tests")
             return AllOf(())
@@ -159,8 +185,9 @@ class _Checker:
                 if not isinstance(test, list) or not test:
                     self.add(where, f"'{name}' takes a list of condition blocks")
                     continue
-                inner = tuple(self._block(item, (*where, i), scope, specs)
-                              for i, item in enumerate(test))
+                inner = tuple(
+                    self._block(item, (*where, i), scope, specs) for i, item in enumerate(test)
+                )
                 parts.append(AnyOf(inner) if name == "any" else AllOf(inner))
             elif name == "not":
                 parts.append(_negate(self._block(test, where, scope, specs)))
@@ -170,15 +197,24 @@ class _Checker:
                 parts.extend(self._tests(specs[name], test, where, scope))
         return _flatten(AllOf(tuple(parts)))
 
-    def _unknown_name(self, name: str, path: KeyPath, scope: Scope,
-                      specs: Mapping[str, FieldSpec]) -> None:
+    def _unknown_name(
+        self, name: str, path: KeyPath, scope: Scope, specs: Mapping[str, FieldSpec]
+    ) -> None:
         choices = [*specs, *COMBINATORS]
         if scope == "state":
-            self.add(path, f"unknown case-state name {name!r}", key=True,
-                     suggestion=suggest(name, choices))
+            self.add(
+                path,
+                f"unknown case-state name {name!r}",
+                key=True,
+                suggestion=suggest(name, choices),
+            )
         else:
-            self.add(path, f"unknown field {name!r} for this rule's event type", key=True,
-                     suggestion=suggest(name, choices))
+            self.add(
+                path,
+                f"unknown field {name!r} for this rule's event type",
+                key=True,
+                suggestion=suggest(name, choices),
+            )
 
     def _tests(self, spec: FieldSpec, test: Any, path: KeyPath, scope: Scope) -> list[Condition]:
         if isinstance(test, Mapping):
@@ -191,16 +227,21 @@ class _Checker:
         for op, value in pairs:
             where = (*path, op) if isinstance(test, Mapping) else path
             if op not in OPERATORS:
-                self.add(where, f"unknown operator {op!r}: expected one of {', '.join(OPERATORS)}",
-                         key=True, suggestion=suggest(str(op), OPERATORS))
+                self.add(
+                    where,
+                    f"unknown operator {op!r}: expected one of {', '.join(OPERATORS)}",
+                    key=True,
+                    suggestion=suggest(str(op), OPERATORS),
+                )
                 continue
             condition = self._test(spec, op, value, where, scope)
             if condition is not None:
                 result.append(condition)
         return result
 
-    def _test(self, spec: FieldSpec, op: str, value: Any, path: KeyPath,
-              scope: Scope) -> Condition | None:
+    def _test(
+        self, spec: FieldSpec, op: str, value: Any, path: KeyPath, scope: Scope
+    ) -> Condition | None:
         name = spec.name
         if op == "present":
             if not isinstance(value, bool):
@@ -220,25 +261,35 @@ class _Checker:
             return None
         if op in _COMPARISON:
             if not spec.ordered:
-                self.add(path, f"{name!r} cannot be compared with {op!r}: it is"
-                         f" {spec.describe()}, not a number or an ordered level")
+                self.add(
+                    path,
+                    f"{name!r} cannot be compared with {op!r}: it is"
+                    f" {spec.describe()}, not a number or an ordered level",
+                )
                 return None
             if spec.kind == "enum":
                 order = ORDERED_VALUES[name]
                 rank = order.index(value)
-                keep = {"lt": order[:rank], "le": order[: rank + 1],
-                        "gt": order[rank + 1 :], "ge": order[rank:]}[op]
+                keep = {
+                    "lt": order[:rank],
+                    "le": order[: rank + 1],
+                    "gt": order[rank + 1 :],
+                    "ge": order[rank:],
+                }[op]
                 return Test(scope, name, "in", keep) if keep else AnyOf(())
         return Test(scope, name, op, value)
 
-    def _set_test(self, spec: FieldSpec, op: str, value: Any, path: KeyPath,
-                  scope: Scope) -> Condition | None:
+    def _set_test(
+        self, spec: FieldSpec, op: str, value: Any, path: KeyPath, scope: Scope
+    ) -> Condition | None:
         if spec.kind != "set":
             self.add(path, f"'{op}' tests a set, but {spec.name!r} is {spec.describe()}")
             return None
         if op not in ("includes", "excludes", "includes_any"):
-            self.add(path, f"{spec.name!r} is a set: test it with 'includes', 'includes_any'"
-                     " or 'excludes'")
+            self.add(
+                path,
+                f"{spec.name!r} is a set: test it with 'includes', 'includes_any' or 'excludes'",
+            )
             return None
         values = value if op == "includes_any" else [value]
         if op == "includes_any" and (not isinstance(value, list) or not value):
@@ -246,9 +297,12 @@ class _Checker:
             return None
         for item in values:
             if item not in spec.values:
-                self.add(path, f"{item!r} can never be in {spec.name!r}: expected one of "
-                         + ", ".join(repr(v) for v in spec.values),
-                         suggestion=suggest(str(item), [str(v) for v in spec.values]))
+                self.add(
+                    path,
+                    f"{item!r} can never be in {spec.name!r}: expected one of "
+                    + ", ".join(repr(v) for v in spec.values),
+                    suggestion=suggest(str(item), [str(v) for v in spec.values]),
+                )
                 return None
         if op == "includes_any":
             return Test(scope, spec.name, op, tuple(dict.fromkeys(values)))
@@ -261,8 +315,11 @@ class _Checker:
         elif kind == "int":
             ok = isinstance(value, int) and not isinstance(value, bool)
             if ok and spec.values and value not in spec.values:
-                self.add(path, f"{value!r} is not a possible {spec.name!r}: expected one of "
-                         + ", ".join(str(v) for v in spec.values))
+                self.add(
+                    path,
+                    f"{value!r} is not a possible {spec.name!r}: expected one of "
+                    + ", ".join(str(v) for v in spec.values),
+                )
                 return False
         elif kind == "float":
             ok = isinstance(value, int | float) and not isinstance(value, bool)
@@ -270,21 +327,28 @@ class _Checker:
             ok = isinstance(value, str)
         elif kind == "enum":
             if isinstance(value, str) and value not in spec.values:
-                self.add(path, f"{value!r} is not a possible {spec.name!r}: expected one of "
-                         + ", ".join(repr(v) for v in spec.values),
-                         suggestion=suggest(value, [str(v) for v in spec.values]))
+                self.add(
+                    path,
+                    f"{value!r} is not a possible {spec.name!r}: expected one of "
+                    + ", ".join(repr(v) for v in spec.values),
+                    suggestion=suggest(value, [str(v) for v in spec.values]),
+                )
                 return False
             ok = isinstance(value, str)
         else:
             self.add(path, f"{spec.name!r} is {spec.describe()} and cannot be tested here")
             return False
         if not ok:
-            self.add(path, f"{value!r} is the wrong kind of value for {spec.name!r}:"
-                     f" expected {spec.describe()}")
+            self.add(
+                path,
+                f"{value!r} is the wrong kind of value for {spec.name!r}:"
+                f" expected {spec.describe()}",
+            )
         return ok
 
-    def _action(self, spec: ActionSpec, path: KeyPath,
-                fields: Mapping[str, FieldSpec]) -> CompiledAction | None:
+    def _action(
+        self, spec: ActionSpec, path: KeyPath, fields: Mapping[str, FieldSpec]
+    ) -> CompiledAction | None:
         allowed = ACTIONS[spec.action]
         params: dict[str, Template | int] = {}
         ok = True
@@ -296,8 +360,12 @@ class _Checker:
             where = (*path, "params", name)
             if name not in allowed:
                 expected = ", ".join(allowed) or "no params"
-                self.add(where, f"unknown param {name!r} for action {spec.action!r}"
-                         f" (it takes {expected})", key=True, suggestion=suggest(name, allowed))
+                self.add(
+                    where,
+                    f"unknown param {name!r} for action {spec.action!r} (it takes {expected})",
+                    key=True,
+                    suggestion=suggest(name, allowed),
+                )
                 ok = False
             elif spec.action == "escalate_mappa" and name == "level" and value not in (2, 3):
                 self.add(where, f"MAPPA escalation level must be 2 or 3, got {value!r}")
@@ -315,8 +383,9 @@ class _Checker:
             return None
         return CompiledAction(spec.action, params, spec.priority, reason)
 
-    def _template(self, text: str, path: KeyPath,
-                  fields: Mapping[str, FieldSpec]) -> Template | None:
+    def _template(
+        self, text: str, path: KeyPath, fields: Mapping[str, FieldSpec]
+    ) -> Template | None:
         try:
             template = Template.parse(text)
         except TemplateSyntaxError as error:
@@ -330,8 +399,12 @@ class _Checker:
             else:
                 known = _RULE_TEMPLATE_NAMES
             if name not in known:
-                self.add(path, f"the template names {{{namespace}.{name}}}, which this rule's"
-                         f" {namespace} does not have", suggestion=suggest(name, known))
+                self.add(
+                    path,
+                    f"the template names {{{namespace}.{name}}}, which this rule's"
+                    f" {namespace} does not have",
+                    suggestion=suggest(name, known),
+                )
                 template = None
         return template
 
@@ -346,9 +419,9 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             node = node[part]
         elif last and isinstance(node, Mapping):
             node = None
@@ -361,8 +434,12 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
 def _allowed_keys(path: KeyPath) -> list[str]:
     """The keys the format allows in the mapping at `path`."""
     shape = tuple("#" if isinstance(p, int) else p for p in path)
-    model = {(): RuleFile, ("rules", "#"): Rule, ("rules", "#", "when"): When,
-             ("rules", "#", "then", "#"): ActionSpec}.get(shape)
+    model = {
+        (): RuleFile,
+        ("rules", "#"): Rule,
+        ("rules", "#", "when"): When,
+        ("rules", "#", "then", "#"): ActionSpec,
+    }.get(shape)
     return list(model.model_fields) if model is not None else []
 
 
@@ -370,10 +447,12 @@ def _common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
     """Fields that every one of `types` has, with the same kind."""
     first = event_fields(types[0])
     return {
-        name: spec for name, spec in first.items()
+        name: spec
+        for name, spec in first.items()
         if spec.kind != "time"
-        and all(name in event_fields(t) and event_fields(t)[name].kind == spec.kind
-                for t in types[1:])
+        and all(
+            name in event_fields(t) and event_fields(t)[name].kind == spec.kind for t in types[1:]
+        )
     }
 
 
@@ -404,12 +483,20 @@ def _negate(condition: Condition) -> Condition:
     if op in _NEGATION:
         return Test(condition.scope, condition.field, _NEGATION[op], condition.value)
     if op == "includes_any":
-        return _flatten(AllOf(tuple(Test(condition.scope, condition.field, "excludes", v)
-                                    for v in condition.value)))
+        return _flatten(
+            AllOf(
+                tuple(
+                    Test(condition.scope, condition.field, "excludes", v) for v in condition.value
+                )
+            )
+        )
     # Not "less than" includes "not recorded", which the opposite comparison does not.
-    return AnyOf((Test(condition.scope, condition.field, "present", False),
-                  Test(condition.scope, condition.field, _OPPOSITE_COMPARISON[op],
-                       condition.value)))
+    return AnyOf(
+        (
+            Test(condition.scope, condition.field, "present", False),
+            Test(condition.scope, condition.field, _OPPOSITE_COMPARISON[op], condition.value),
+        )
+    )
 
 
 def durable_condition(condition: Condition) -> dict[str, Any] | None:
@@ -469,8 +556,10 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
             for index, rule in enumerate(rule_file.rules):
                 if rule.id in first_seen:
                     file, line = first_seen[rule.id]
-                    checker.add(("rules", index, "id"),
-                                f"duplicate rule id {rule.id!r} (first at {file}:{line})")
+                    checker.add(
+                        ("rules", index, "id"),
+                        f"duplicate rule id {rule.id!r} (first at {file}:{line})",
+                    )
                     continue
                 position = source.located.position(("rules", index, "id"))
                 first_seen[rule.id] = (source.file, position.line if position else None)
@@ -484,5 +573,4 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
     for text in sorted(source.text for source in sources):
         digest.update(text.encode())
         digest.update(b"\0")
-    return CompiledRuleSet(tuple(compiled), digest.hexdigest()[:16],
-                           tuple(s.file for s in sources))
+    return CompiledRuleSet(tuple(compiled), digest.hexdigest()[:16], tuple(s.file for s in sources))

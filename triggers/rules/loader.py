@@ -29,7 +29,9 @@ def rule_files(path: str | Path) -> list[Path]:
     if where.is_dir():
         files = sorted(p for p in where.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
         if not files:
-            raise RuleFileError([Problem(str(where), "", "no rule files (*.yaml) in this directory")])
+            raise RuleFileError(
+                [Problem(str(where), "", "no rule files (*.yaml) in this directory")]
+            )
         return files
     if not where.exists():
         raise RuleFileError([Problem(str(where), "", "no such rule file or directory")])

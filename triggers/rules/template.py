@@ -55,7 +55,9 @@ class Template:
             position = match.end()
         rest = text[position:]
         if "{" in rest or "}" in rest:
-            raise TemplateSyntaxError("unmatched brace", position + max(rest.find("{"), rest.find("}")))
+            raise TemplateSyntaxError(
+                "unmatched brace", position + max(rest.find("{"), rest.find("}"))
+            )
         if rest:
             parts.append(rest)
         restored = tuple(
@@ -84,7 +86,7 @@ class Template:
 def render_value(value: object) -> str:
     """A value as a practitioner would read it."""
     if value is None:
-        return "(not recorded)"
+        return "not recorded"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, tuple | list | frozenset | set):

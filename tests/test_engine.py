@@ -1,0 +1,200 @@
+"""The engine: the worked example, event order, firing semantics and failures surfaced."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import MR_A, chronology, replay, summary
+from triggers import (
+    ActionError,
+    Chronology,
+    CompiledRuleSet,
+    Engine,
+    load_chronologies,
+    load_rules,
+)
+from triggers.engine.durable import DurableHost
+from triggers.rules import holds
+
+MR_A_EXPECTED = [
+    ("2009-04-14", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2009-05-11", "D3-moved-area", "notify_agency"),
+    ("2009-06-22", "D12-written-agreement", "flag"),
+    ("2010-05-10", "D2-monitoring-failure", "review_risk_management_plan"),
+    ("2010-05-10", "D2-monitoring-failure-children", "reopen_assessment"),
+    ("2011-02-07", "D2-monitoring-failure", "review_risk_management_plan"),
+    ("2011-02-07", "D2-monitoring-failure-children", "reopen_assessment"),
+    ("2011-06-20", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2012-01-16", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2013-09-09", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2014-03-24", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2015-08-10", "D9-new-offence", "review_risk_management_plan"),
+    ("2015-08-10", "D9-new-offence", "notify_agency"),
+]
+
+
+def test_worked_example_raises_the_expected_alerts(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A)
+    result = engine.replay(case)
+    assert summary(result.alerts) == MR_A_EXPECTED
+    assert result.alerts[-1].params == {"agency": "childrens_services"}
+    assert all(len(a.events) == 1 for a in result.alerts)
+
+
+def test_shuffled_events_raise_the_same_alerts(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A)
+    expected = engine.replay(case).alerts
+    for seed in range(5):
+        events = list(case.events)
+        random.Random(seed).shuffle(events)
+        shuffled = Chronology(case=case.case, events=tuple(events))
+        assert engine.replay(shuffled).alerts == expected
+
+
+def test_shuffled_file_keeps_event_ids(tmp_path: Any, engine: Engine) -> None:
+    data = yaml.safe_load(MR_A.read_text())
+    random.Random(7).shuffle(data["events"])
+    shuffled = tmp_path / "shuffled.yaml"
+    shuffled.write_text(yaml.safe_dump(data))
+    (original,) = load_chronologies(MR_A)
+    (reordered,) = load_chronologies(shuffled)
+    assert engine.replay(reordered).alerts == engine.replay(original).alerts
+
+
+def test_replay_is_repeatable(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A)
+    assert engine.replay(case).alerts == engine.replay(case).alerts
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_simultaneous_events_do_not_see_each_other(engine: Engine, order: tuple[int, int]) -> None:
+    conviction = {"at": "2010-01-01", "type": "conviction", "offence": "x", "category": "sexual"}
+    pregnancy = {"at": "2010-01-01", "type": "new_pregnancy"}
+    events = [[conviction, pregnancy][i] for i in order]
+    assert replay(engine, events) == []
+    # A day later the conviction is part of the case.
+    later = {**pregnancy, "at": "2010-01-02"}
+    assert summary(replay(engine, [*events, later])) == [
+        ("2010-01-02", "D1-pregnancy-or-new-child", "reopen_assessment")
+    ]
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_an_end_on_the_day_of_its_start_wins(engine: Engine, order: tuple[int, int]) -> None:
+    start = {"at": "2010-01-01", "type": "registration_started"}
+    end = {"at": "2010-01-01", "type": "registration_ended"}
+    pregnancy = {"at": "2010-02-01", "type": "new_pregnancy"}
+    assert replay(engine, [*[[start, end][i] for i in order], pregnancy]) == []
+
+
+def test_many_cases_do_not_exhaust_engine_sessions(engine: Engine) -> None:
+    # durable_rules allows 1,024 live sessions per ruleset; state is deleted per case.
+    events = [
+        {"at": "2010-01-01", "type": "registration_started"},
+        {"at": "2010-02-01", "type": "new_pregnancy"},
+    ]
+    for number in range(1100):
+        assert len(replay(engine, events, case=f"case-{number}")) == 1
+
+
+def _rules(tmp_path: Any, text: str) -> CompiledRuleSet:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    return load_rules(path)
+
+
+OR_RULE = """
+rules:
+  - id: either
+    title: t
+    learning: l
+    when:
+      event: conviction
+      where:
+        any:
+          - category: sexual
+          - offence: x
+          - victim_age: {lt: 16}
+    then:
+      - {action: flag, reason: r}
+"""
+
+
+def test_a_rule_with_alternatives_fires_once(tmp_path: Any) -> None:
+    # durable_rules fires once per matching $or branch; the engine must not.
+    engine = Engine(_rules(tmp_path, OR_RULE))
+    event = {"at": "2010-01-01", "type": "conviction", "offence": "x", "category": "sexual",
+             "victim_age": 12}
+    assert len(engine.replay(chronology([event])).alerts) == 1
+
+
+def test_every_matching_rule_fires_on_one_event(engine: Engine) -> None:
+    events = [
+        {"at": "2010-01-01", "type": "child_joined_household", "child": "a"},
+        {"at": "2010-02-01", "type": "monitoring_software_failure"},
+    ]
+    assert {a.rule for a in replay(engine, events)} == {
+        "D2-monitoring-failure",
+        "D2-monitoring-failure-children",
+    }
+
+
+def test_engine_agrees_with_the_reference_meaning(engine: Engine, default_rules: CompiledRuleSet) -> None:
+    """Each alert of the examples is one the rules' condition trees say should fire."""
+    from triggers.engine import event_values, state_values
+    from triggers.models import CaseState
+
+    (case,) = load_chronologies(MR_A)
+    expected = []
+    state = CaseState()
+    for event in case.in_event_order():
+        values = {"event": event_values(event), "state": state_values(state)}
+        for rule in default_rules.rules:
+            if rule.matches(event.type, values):
+                expected.extend((event.id, rule.id, a.action) for a in rule.actions)
+        state = state.apply(event)
+    got = [(a.events[0], a.rule, a.action) for a in engine.replay(case).alerts]
+    assert sorted(got) == sorted(expected)
+    assert holds is not None
+
+
+class _FailingHost(DurableHost):
+    def _recorder(self, rule_id: str) -> Any:
+        def fail(_closure: Any) -> None:
+            raise RuntimeError("action blew up")
+
+        return fail
+
+
+def test_an_exception_inside_durable_rules_is_raised(default_rules: CompiledRuleSet) -> None:
+    engine = Engine(default_rules, host=_FailingHost())
+    events = [{"at": "2010-01-01", "type": "monitoring_software_failure"}]
+    with pytest.raises(ActionError, match="action blew up"):
+        engine.replay(chronology(events))
+
+
+def test_an_exception_recording_a_firing_is_raised(
+    default_rules: CompiledRuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = DurableHost()
+    engine = Engine(default_rules, host=host)
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise ValueError("cannot record")
+
+    monkeypatch.setattr("triggers.engine.durable.Firing", broken)
+    with pytest.raises(ActionError, match="cannot record"):
+        engine.replay(chronology([{"at": "2010-01-01", "type": "monitoring_software_failure"}]))
+    monkeypatch.undo()
+    # The failed case left no state behind: the same case replays cleanly.
+    assert len(engine.replay(chronology([{"at": "2010-01-01", "type": "monitoring_software_failure"}])).alerts) == 1
+
+
+def test_an_empty_rule_set_raises_nothing(tmp_path: Any) -> None:
+    engine = Engine(_rules(tmp_path, "rules: []\n"))
+    (case,) = load_chronologies(MR_A)
+    assert engine.replay(case).alerts == ()

@@ -1,0 +1,69 @@
+"""risk-triggers: raise safeguarding alerts when a case's circumstances change.
+
+Typical use as a library::
+
+    from triggers import Chronology, Engine, Store, load_rules
+
+    engine = Engine(load_rules())            # the shipped default rules
+    result = engine.replay(Chronology.model_validate(data))
+    with Store("sqlite:///triggers.sqlite") as store:
+        store.save(result)
+"""
+
+from triggers.engine import CaseResult, Engine
+from triggers.errors import (
+    ActionError,
+    ChronologyError,
+    EngineError,
+    InputError,
+    Problem,
+    RuleFileError,
+    StoreError,
+    TriggersError,
+)
+from triggers.models import (
+    ACTIONS,
+    EVENT_TYPES,
+    STATE_FIELDS,
+    Alert,
+    CaseState,
+    Chronology,
+    Event,
+    Outcome,
+    load_chronologies,
+    parse_chronology,
+)
+from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path, load_rules
+from triggers.store import SaveSummary, Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIONS",
+    "EVENT_TYPES",
+    "STATE_FIELDS",
+    "ActionError",
+    "Alert",
+    "CaseResult",
+    "CaseState",
+    "Chronology",
+    "ChronologyError",
+    "CompiledRule",
+    "CompiledRuleSet",
+    "Engine",
+    "EngineError",
+    "Event",
+    "InputError",
+    "Outcome",
+    "Problem",
+    "RuleFileError",
+    "SaveSummary",
+    "Store",
+    "StoreError",
+    "TriggersError",
+    "__version__",
+    "default_rules_path",
+    "load_chronologies",
+    "load_rules",
+    "parse_chronology",
+]

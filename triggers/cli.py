@@ -1,0 +1,246 @@
+"""The `triggers` command: a thin layer of click and rich over the library.
+
+Results go to standard output; progress, summaries and errors to standard
+error. Exit status: 0 success, 1 bad rules or data (or a store failure),
+2 bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from triggers import __version__
+from triggers.engine import CaseResult, Engine
+from triggers.errors import InputError, Problem, TriggersError
+from triggers.models import Alert, Event, load_chronologies
+from triggers.rules import CompiledRuleSet, load_rules
+from triggers.store import STORE_ENV, Store, store_url
+
+__all__ = ["main"]
+
+_PRIORITY_STYLE = {"urgent": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _stdout() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped or captured output gets a fixed, readable width rather than 80 columns.
+        console = Console(highlight=False, width=120)
+    return console
+
+
+def _snippet(problem: Problem, cache: dict[str, list[str]]) -> str | None:
+    """The offending source line with a caret under the column, if the file can be read."""
+    if problem.line is None:
+        return None
+    if problem.file not in cache:
+        try:
+            cache[problem.file] = Path(problem.file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            cache[problem.file] = []
+    lines = cache[problem.file]
+    if not 0 < problem.line <= len(lines):
+        return None
+    text = lines[problem.line - 1].replace("\t", " ")
+    caret = " " * ((problem.column or 1) - 1) + "^"
+    return f"    {text}\n    {caret}"
+
+
+def report_error(error: TriggersError, console: Console) -> None:
+    """Print an error to standard error: each problem with its place and a caret under it."""
+    if isinstance(error, InputError):
+        cache: dict[str, list[str]] = {}
+        for problem in error.problems:
+            console.print(f"[red]error:[/red] {escape(str(problem))}")
+            snippet = _snippet(problem, cache)
+            if snippet:
+                console.print(escape(snippet), style="dim")
+        noun = "problem" if len(error.problems) == 1 else "problems"
+        console.print(f"{len(error.problems)} {noun} in {', '.join(error.files)}")
+    else:
+        console.print(f"[red]error:[/red] {escape(str(error))}")
+
+
+@contextmanager
+def _progress(total: int, console: Console) -> Iterator[Progress | None]:
+    if total < 2 or not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="triggers")
+def cli() -> None:
+    """Raise safeguarding alerts when a case's circumstances change.
+
+    Case chronologies (YAML, JSON or JSONL events) are evaluated in event time
+    against YAML rules; the alerts raised are stored with their reasons.
+    """
+
+
+def _summary(event: Event) -> str:
+    parts = []
+    for name, value in event.fields().items():
+        if isinstance(value, list):
+            parts.append(", ".join(map(str, value)))
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{name.replace('_', ' ')} {value}")
+    detail = ", ".join(parts)
+    text = event.type.replace("_", " ")
+    return f"{text}: {detail}" if detail else text
+
+
+def _alert_text(alert: Alert) -> str:
+    params = ", ".join(f"{value}" for value in alert.params.values())
+    return f"{alert.action} → {params}" if params else alert.action
+
+
+def _timeline(result: CaseResult) -> Table:
+    chronology = result.chronology
+    title = f"{chronology.case}" + (f" — {chronology.title}" if chronology.title else "")
+    table = Table(title=escape(title), title_justify="left", expand=True, show_lines=False)
+    table.add_column("Date", no_wrap=True)
+    table.add_column("Event / alert", ratio=2)
+    table.add_column("Priority", no_wrap=True)
+    table.add_column("Reason", ratio=3)
+    by_event: dict[str, list[Alert]] = {}
+    for alert in result.alerts:
+        by_event.setdefault(alert.events[-1], []).append(alert)
+    for event in chronology.in_event_order():
+        raised = by_event.get(event.id or "", [])
+        table.add_row(
+            event.at.strftime("%Y-%m-%d"),
+            escape(_summary(event)),
+            "",
+            "",
+            style="bold" if raised else None,
+        )
+        for alert in raised:
+            style = _PRIORITY_STYLE.get(alert.priority, "")
+            table.add_row(
+                "",
+                f"[{style}]⚑ {escape(_alert_text(alert))}[/]",
+                f"[{style}]{alert.priority}[/]",
+                escape(alert.reason),
+            )
+    if not result.alerts:
+        table.caption = "no alerts"
+    else:
+        noun = "alert" if len(result.alerts) == 1 else "alerts"
+        table.caption = f"{len(result.alerts)} {noun}"
+    return table
+
+
+def _load_rules_or_exit(path: str | None, console: Console) -> CompiledRuleSet:
+    try:
+        return load_rules(path)
+    except TriggersError as error:
+        report_error(error, console)
+        raise SystemExit(1) from None
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--rules",
+    "rules_path",
+    metavar="PATH",
+    type=click.Path(exists=True),
+    help="Rule file or directory of rule files (default: the shipped rules).",
+)
+@click.option(
+    "--store",
+    "store",
+    metavar="URL",
+    envvar=STORE_ENV,
+    show_envvar=True,
+    help="SQLAlchemy URL of the store (default: sqlite:///triggers.sqlite).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a timeline per case; json: the alerts as a JSON array.",
+)
+def replay(files: Sequence[str], rules_path: str | None, store: str | None, output: str) -> None:
+    """Replay case chronologies and show the alerts the rules raise.
+
+    Each FILE is a chronology (.yaml, .yml, .json, or .jsonl with one event a line).
+    Events are evaluated in order of their time. Events and alerts are stored;
+    replaying a file again adds nothing already stored. A file with errors is
+    reported and skipped; the others are still processed. Exits 1 if any file failed.
+    """
+    err = _stderr()
+    rules = _load_rules_or_exit(rules_path, err)
+    engine = Engine(rules)
+    try:
+        database = Store(store_url(store))
+    except TriggersError as error:
+        report_error(error, err)
+        raise SystemExit(1) from None
+    results: list[CaseResult] = []
+    failed = added_events = added_alerts = 0
+    with database, _progress(len(files), err) as progress:
+        task = progress.add_task("replaying", total=len(files)) if progress else None
+        for file in files:
+            try:
+                for chronology in load_chronologies(file):
+                    result = engine.replay(chronology)
+                    summary = database.save(result)
+                    added_events += summary.new_events
+                    added_alerts += summary.new_alerts
+                    results.append(result)
+            except TriggersError as error:
+                failed += 1
+                report_error(error, err)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    alerts = [alert for result in results for alert in result.alerts]
+    if output == "json":
+        click.echo(json.dumps([alert.to_json() for alert in alerts], indent=2))
+    else:
+        out = _stdout()
+        for result in results:
+            out.print(_timeline(result))
+    err.print(
+        f"{len(results)} case(s), {len(alerts)} alert(s); stored {added_events} new event(s)"
+        f" and {added_alerts} new alert(s) in {database.url}"
+    )
+    if failed:
+        err.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
+        raise SystemExit(1)
+
+
+def main() -> None:
+    """Entry point of the `triggers` console script."""
+    try:
+        cli.main(prog_name="triggers")
+    except TriggersError as error:  # pragma: no cover - commands report their own errors
+        report_error(error, _stderr())
+        sys.exit(1)
