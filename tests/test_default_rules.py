@@ -21,7 +21,9 @@ REGISTRATION_ENDED = ev("2010-06-01", "registration_ended")
 MAPPA_1 = ev("2010-02-01", "mappa_level_set", level=1, area="north")
 MAPPA_2 = ev("2010-02-01", "mappa_level_set", level=2, area="north")
 MAPPA_ENDED = ev("2010-03-01", "mappa_ended")
-CHILD_RISK_MEDIUM = ev("2010-01-10", "risk_assessed", tool="OASys", level="medium", towards="children")
+CHILD_RISK_MEDIUM = ev(
+    "2010-01-10", "risk_assessed", tool="OASys", level="medium", towards="children"
+)
 CHILD_RISK_LOW = ev("2010-01-10", "risk_assessed", tool="OASys", level="low", towards="children")
 PUBLIC_RISK_HIGH = ev("2010-01-10", "risk_assessed", tool="OASys", level="high", towards="public")
 CHILD_JOINED = ev("2010-04-01", "child_joined_household", child="c1", age=0, reason="birth")
@@ -81,7 +83,11 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
     ("D3 MAPPA-managed subject moves", [MAPPA_1, MOVED], [D3]),
     ("D3 unmanaged subject moves", [OTHER_CONVICTION, MOVED], []),
     ("D3 after MAPPA ended", [MAPPA_1, MAPPA_ENDED, MOVED], []),
-    ("D4 violent arrest, bail lapses", [ev("2010-01-04", "arrest", offence="x", category="violent"), BAIL_LAPSED], [D4]),
+    (
+        "D4 violent arrest, bail lapses",
+        [ev("2010-01-04", "arrest", offence="x", category="violent"), BAIL_LAPSED],
+        [D4],
+    ),
     ("D4 sexual conviction at MAPPA 1", [SEXUAL_CONVICTION, MAPPA_1, BAIL_LAPSED], [D4]),
     ("D4 registered", [REGISTERED, BAIL_LAPSED], [D4]),
     ("D4 already at MAPPA level 2", [SEXUAL_CONVICTION, MAPPA_2, BAIL_LAPSED], []),
@@ -102,7 +108,9 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
 
 
 @pytest.mark.parametrize(("events", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_default_rule(engine: Engine, events: list[dict[str, Any]], expected: list[tuple[str, str]]) -> None:
+def test_default_rule(
+    engine: Engine, events: list[dict[str, Any]], expected: list[tuple[str, str]]
+) -> None:
     last = events[-1]["at"]
     alerts = [a for a in replay(engine, events) if f"{a.at:%Y-%m-%d}" == last]
     assert sorted((a.rule, a.action) for a in alerts) == sorted(expected)
@@ -122,7 +130,9 @@ def test_d4_escalates_to_level_2(engine: Engine) -> None:
 
 
 def test_d8_and_d9_notify_childrens_services(engine: Engine) -> None:
-    alerts = replay(engine, [REGISTERED, SEXUAL_ARREST]) + replay(engine, [REGISTERED, RELATIONSHIP])
+    alerts = replay(engine, [REGISTERED, SEXUAL_ARREST]) + replay(
+        engine, [REGISTERED, RELATIONSHIP]
+    )
     notified = [a.params for a in alerts if a.action == "notify_agency"]
     assert notified == [{"agency": "childrens_services"}, {"agency": "childrens_services"}]
 

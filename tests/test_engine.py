@@ -127,8 +127,13 @@ rules:
 def test_a_rule_with_alternatives_fires_once(tmp_path: Any) -> None:
     # durable_rules fires once per matching $or branch; the engine must not.
     engine = Engine(_rules(tmp_path, OR_RULE))
-    event = {"at": "2010-01-01", "type": "conviction", "offence": "x", "category": "sexual",
-             "victim_age": 12}
+    event = {
+        "at": "2010-01-01",
+        "type": "conviction",
+        "offence": "x",
+        "category": "sexual",
+        "victim_age": 12,
+    }
     assert len(engine.replay(chronology([event])).alerts) == 1
 
 
@@ -143,7 +148,9 @@ def test_every_matching_rule_fires_on_one_event(engine: Engine) -> None:
     }
 
 
-def test_engine_agrees_with_the_reference_meaning(engine: Engine, default_rules: CompiledRuleSet) -> None:
+def test_engine_agrees_with_the_reference_meaning(
+    engine: Engine, default_rules: CompiledRuleSet
+) -> None:
     """Each alert of the examples is one the rules' condition trees say should fire."""
     from triggers.engine import event_values, state_values
     from triggers.models import CaseState
@@ -191,7 +198,14 @@ def test_an_exception_recording_a_firing_is_raised(
         engine.replay(chronology([{"at": "2010-01-01", "type": "monitoring_software_failure"}]))
     monkeypatch.undo()
     # The failed case left no state behind: the same case replays cleanly.
-    assert len(engine.replay(chronology([{"at": "2010-01-01", "type": "monitoring_software_failure"}])).alerts) == 1
+    assert (
+        len(
+            engine.replay(
+                chronology([{"at": "2010-01-01", "type": "monitoring_software_failure"}])
+            ).alerts
+        )
+        == 1
+    )
 
 
 def test_an_empty_rule_set_raises_nothing(tmp_path: Any) -> None:

@@ -88,6 +88,7 @@ class _EventRow(_Base):
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     type: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -228,6 +229,7 @@ class Store:
                     event_id=event_id,
                     at=event.at,
                     type=event.type,
+                    position=len(stored),
                     payload=payload,
                     stored_at=now,
                 )
@@ -272,7 +274,9 @@ class Store:
         """A case's stored events, in event order."""
         with self._transaction() as session:
             rows = session.scalars(
-                select(_EventRow).where(_EventRow.case_id == case).order_by(_EventRow.at)
+                select(_EventRow)
+                .where(_EventRow.case_id == case)
+                .order_by(_EventRow.at, _EventRow.position)
             )
             return [event_adapter.validate_python(row.payload) for row in rows]
 

@@ -1,0 +1,139 @@
+"""The `triggers` command: output, errors on standard error, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.conftest import EXAMPLES, MR_A
+from tests.test_engine import MR_A_EXPECTED
+from triggers import Store
+from triggers.cli import cli
+
+BROKEN = """\
+case: broken-1
+events:
+  - at: 2011-06-20
+    type: new_pregnacy
+  - at: 2011-06-21
+    type: arrest
+    offence: theft
+  - at: 2011-13-45
+    type: strategy_meeting
+"""
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.sqlite'}"
+
+
+def test_json_output_is_exactly_the_contract(url: str) -> None:
+    result = run("replay", str(MR_A), "--store", url, "--format", "json")
+    assert result.exit_code == 0
+    alerts = json.loads(result.stdout)
+    assert [(a["at"][:10], a["rule"], a["action"]) for a in alerts] == MR_A_EXPECTED
+    for alert in alerts:
+        assert list(alert) == ["case", "rule", "action", "at", "params", "priority", "reason", "events"]
+        assert alert["at"].endswith("T00:00:00Z")
+    assert alerts[-1]["params"] == {"agency": "childrens_services"}
+    assert "13 alert(s)" in result.stderr
+
+
+def test_table_output_is_a_timeline(url: str) -> None:
+    result = run("replay", str(MR_A), "--store", url)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "hh-ii-jj — Mr A and the children HH, II and JJ" in out
+    assert out.index("2008-10-06") < out.index("2009-04-14") < out.index("2015-08-10")
+    assert out.count("⚑ reopen_assessment") == 7
+    assert "notify_agency → area-b" in out
+    assert "13 alerts" in out
+
+
+def test_replaying_twice_stores_no_duplicates(url: str) -> None:
+    run("replay", str(MR_A), "--store", url)
+    second = run("replay", str(MR_A), "--store", url)
+    assert "stored 0 new event(s) and 0 new alert(s)" in second.stderr
+    with Store(url) as store:
+        assert store.counts() == {"cases": 1, "events": 26, "alerts": 13}
+
+
+def test_the_store_can_come_from_the_environment(url: str) -> None:
+    result = run("replay", str(MR_A), env={"TRIGGERS_STORE": url})
+    assert result.exit_code == 0
+    with Store(url) as store:
+        assert store.cases() == ["hh-ii-jj"]
+
+
+def test_a_bad_file_fails_but_the_others_are_stored(tmp_path: Path, url: str) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN)
+    result = run("replay", str(broken), str(MR_A), "--store", url, "--format", "json")
+    assert result.exit_code == 1
+    assert [a["case"] for a in json.loads(result.stdout)] == ["hh-ii-jj"] * 13
+    err = result.stderr
+    assert f"{broken}:4:11: events[0].type: unknown event type 'new_pregnacy'" in err
+    assert f"{broken}:5:5: events[1]: missing required field 'category'" in err
+    assert f"{broken}:8:9: events[2].at: invalid date '2011-13-45'" in err
+    assert "    type: new_pregnacy\n              ^" in err
+    assert "1 of 2 file(s) failed" in err
+    with Store(url) as store:
+        assert store.cases() == ["hh-ii-jj"]
+
+
+def test_every_example_replays(url: str) -> None:
+    files = sorted(str(p) for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".jsonl"))
+    result = run("replay", *files, "--store", url, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert {a["case"] for a in json.loads(result.stdout)} >= {"hh-ii-jj", "mr-c", "mr-d", "ms-f"}
+
+
+def test_bad_rules_exit_1_with_the_place(tmp_path: Path, url: str) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: x\n    title: t\n    learning: l\n    when:\n      event: new_pregnacy\n"
+        "    then:\n      - {action: flag, reason: r}\n"
+    )
+    result = run("replay", str(MR_A), "--rules", str(rules), "--store", url)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert (
+        f"{rules}:6:14: rules[0].when.event: unknown event type 'new_pregnacy'"
+        " (did you mean 'new_pregnancy'?)"
+    ) in result.stderr
+
+
+def test_a_bad_store_url_exits_1(tmp_path: Path) -> None:
+    result = run("replay", str(MR_A), "--store", "nonsense")
+    assert result.exit_code == 1
+    assert "cannot use the store 'nonsense'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["replay"], ["replay", str(MR_A), "--format", "xml"], ["nonsense"], ["replay", "--bogus", "x"]],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert "Usage:" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["replay"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout
+    assert len(result.stdout.splitlines()) > 5
+
+
+def test_every_command_is_tested_for_help() -> None:
+    assert sorted(cli.commands) == ["replay"]

@@ -1,0 +1,88 @@
+"""The store: idempotent saves, one transaction per case, append-only events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MR_A, chronology
+from triggers import Engine, Store, StoreError, load_chronologies
+from triggers.store import DEFAULT_STORE_URL, store_url
+
+
+def test_saving_twice_adds_nothing(engine: Engine, store: Store) -> None:
+    (case,) = load_chronologies(MR_A)
+    first = store.save(engine.replay(case))
+    second = store.save(engine.replay(case))
+    assert (first.new_events, first.new_alerts) == (26, 13)
+    assert (second.new_events, second.new_alerts) == (0, 0)
+    assert store.counts() == {"cases": 1, "events": 26, "alerts": 13}
+
+
+def test_alerts_and_events_round_trip(engine: Engine, store: Store) -> None:
+    (case,) = load_chronologies(MR_A)
+    result = engine.replay(case)
+    store.save(result)
+    assert store.alerts(case.case) == list(result.alerts)
+    assert store.events(case.case) == case.in_event_order()
+    assert store.alerts()[0].at == datetime(2009, 4, 14, tzinfo=UTC)
+    assert store.cases() == ["hh-ii-jj"]
+
+
+def test_a_failure_midway_leaves_nothing_of_the_case(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (case,) = load_chronologies(MR_A)
+    result = engine.replay(case)
+
+    def fail(*_: Any) -> int:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(Store, "_add_alerts", fail)
+    with pytest.raises(StoreError, match="disk full"):
+        store.save(result)
+    assert store.counts() == {"cases": 0, "events": 0, "alerts": 0}
+    monkeypatch.undo()
+    assert store.save(result).new_alerts == 13
+
+
+def test_stored_events_are_never_changed(engine: Engine, store: Store) -> None:
+    event = {"at": "2010-01-01", "type": "monitoring_software_failure", "id": "e1"}
+    store.save(engine.replay(chronology([event])))
+    changed = {**event, "cause": "reset"}
+    with pytest.raises(StoreError, match="event 'e1' is already stored with different content"):
+        store.save(engine.replay(chronology([changed, {**event, "id": "e2"}])))
+    assert store.counts() == {"cases": 1, "events": 1, "alerts": 1}
+
+
+def test_the_store_url_comes_from_the_option_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRIGGERS_STORE", raising=False)
+    assert store_url() == DEFAULT_STORE_URL == "sqlite:///triggers.sqlite"
+    monkeypatch.setenv("TRIGGERS_STORE", "sqlite:///from-env.sqlite")
+    assert store_url() == "sqlite:///from-env.sqlite"
+    assert store_url("sqlite:///given.sqlite") == "sqlite:///given.sqlite"
+
+
+def test_a_bad_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="cannot use the store 'nonsense'"):
+        Store("nonsense")
+
+
+def test_an_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store(f"sqlite:///{tmp_path / 'missing-dir' / 'store.sqlite'}")
+
+
+def test_sqlite_uses_wal(tmp_path: Path, engine: Engine) -> None:
+    path = tmp_path / "wal.sqlite"
+    with Store(f"sqlite:///{path}") as opened:
+        opened.save(engine.replay(chronology([])))
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
