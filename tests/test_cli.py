@@ -41,7 +41,16 @@ def test_json_output_is_exactly_the_contract(url: str) -> None:
     alerts = json.loads(result.stdout)
     assert [(a["at"][:10], a["rule"], a["action"]) for a in alerts] == MR_A_EXPECTED
     for alert in alerts:
-        assert list(alert) == ["case", "rule", "action", "at", "params", "priority", "reason", "events"]
+        assert list(alert) == [
+            "case",
+            "rule",
+            "action",
+            "at",
+            "params",
+            "priority",
+            "reason",
+            "events",
+        ]
         assert alert["at"].endswith("T00:00:00Z")
     assert alerts[-1]["params"] == {"agency": "childrens_services"}
     assert "13 alert(s)" in result.stderr
@@ -119,7 +128,12 @@ def test_a_bad_store_url_exits_1(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["replay"], ["replay", str(MR_A), "--format", "xml"], ["nonsense"], ["replay", "--bogus", "x"]],
+    [
+        ["replay"],
+        ["replay", str(MR_A), "--format", "xml"],
+        ["nonsense"],
+        ["replay", "--bogus", "x"],
+    ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = run(*args)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from triggers.errors import Problem, RuleFileError, suggest
 from triggers.models.alerts import ACTIONS
@@ -34,6 +34,8 @@ from triggers.rules.template import Template, TemplateSyntaxError
 from triggers.yamlmap import KeyPath, Located, format_key_path
 
 __all__ = ["SourceFile", "compile_rule_files", "durable_condition"]
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Event fields a template may name besides the type-specific ones.
 _EVENT_TEMPLATE_NAMES = ("type", "at", "id", "source", "note", "recorded_at")
@@ -81,16 +83,39 @@ class _Checker:
 
     # --- structure (Pydantic) --------------------------------------------------
 
-    def structure(self) -> RuleFile | None:
+    def structure(self) -> list[Any]:
+        """The raw rules of the file, after checking the file's top level."""
         data = self.source.located.data
-        if data is None:
-            self.add((), "the rule file is empty: expected a mapping with a 'rules' list")
-            return None
+        if not isinstance(data, Mapping):
+            found = "nothing" if data is None else type(data).__name__
+            self.add((), f"a rule file is a mapping with a 'rules' list, got {found}")
+            return []
+        for key in data:
+            if key != "rules":
+                self.add(
+                    (key,),
+                    f"unknown key {key!r}",
+                    key=True,
+                    suggestion=suggest(str(key), ["rules"]),
+                )
+        rules = data.get("rules")
+        if "rules" not in data:
+            self.add((), "missing required key 'rules'")
+        elif not isinstance(rules, list):
+            self.add(("rules",), "'rules' must be a list of rules")
+        return rules if isinstance(rules, list) else []
+
+    def validated(
+        self, model: type[M], raw: Any, path: KeyPath, *, report: bool = True
+    ) -> M | None:
+        """`raw` as a `model`, or None; problems are reported unless `report` is false."""
         try:
-            return RuleFile.model_validate(data)
+            return model.model_validate(raw)
         except ValidationError as error:
-            for detail in error.errors():
-                self._structure_problem(data, detail["loc"], detail["type"], detail)
+            if report:
+                for detail in error.errors():
+                    loc = (*path, *detail["loc"])
+                    self._structure_problem(self.source.located.data, loc, detail["type"], detail)
             return None
 
     def _structure_problem(
@@ -126,44 +151,66 @@ class _Checker:
 
     # --- meaning -----------------------------------------------------------------
 
-    def rule(self, index: int, rule: Rule) -> CompiledRule | None:
-        before = len(self.problems)
+    def rule(self, index: int, raw: Any) -> CompiledRule | None:
+        """Check and compile one rule; every problem found is reported."""
         path: KeyPath = ("rules", index)
-        types = self._event_types(rule, (*path, "when", "event"))
-        specs = _common_fields(types) if types else {}
-        parts: list[Condition] = []
-        if rule.when.where is not None and types:
-            parts.append(self._block(rule.when.where, (*path, "when", "where"), "event", specs))
-        if rule.when.case is not None:
-            parts.append(
-                self._block(rule.when.case, (*path, "when", "case"), "state", state_fields())
-            )
+        rule = self.validated(Rule, raw, path)
+        if rule is None:
+            self._check_parts(raw, path)
+            return None
+        before = len(self.problems)
+        condition, specs = self._when(rule.when, (*path, "when"))
         actions = tuple(
             self._action(spec, (*path, "then", i), specs) for i, spec in enumerate(rule.then)
         )
-        if len(self.problems) > before:
+        if len(self.problems) > before or condition is None:
             return None
-        condition = _flatten(AllOf(tuple(parts)))
         position = self.source.located.position(path)
         return CompiledRule(
             id=rule.id,
             title=rule.title,
             learning=rule.learning.strip(),
-            event_types=types,
+            event_types=rule.when.event_types,
             condition=condition,
             actions=tuple(a for a in actions if a is not None),
             source=RuleSource(self.source.file, position.line if position else None),
-            durable={"all": [{"m": _durable_trigger(types, condition)}]},
+            durable={"all": [{"m": _durable_trigger(rule.when.event_types, condition)}]},
         )
 
-    def _event_types(self, rule: Rule, path: KeyPath) -> tuple[str, ...]:
-        types = rule.when.event_types
+    def _check_parts(self, raw: Any, path: KeyPath) -> None:
+        """Check the meaning of the parts of a malformed rule that are well formed."""
+        if not isinstance(raw, Mapping):
+            return
+        specs: Mapping[str, FieldSpec] = {}
+        when = self.validated(When, raw.get("when"), (*path, "when"), report=False)
+        if when is not None:
+            _, specs = self._when(when, (*path, "when"))
+        then = raw.get("then")
+        for i, item in enumerate(then if isinstance(then, list) else []):
+            action = self.validated(ActionSpec, item, (*path, "then", i), report=False)
+            if action is not None:
+                self._action(action, (*path, "then", i), specs)
+
+    def _when(self, when: When, path: KeyPath) -> tuple[Condition | None, Mapping[str, FieldSpec]]:
+        types = self._event_types(when, (*path, "event"))
+        specs = _common_fields(types) if types else {}
+        parts: list[Condition] = []
+        if when.where is not None and types:
+            parts.append(self._block(when.where, (*path, "where"), "event", specs))
+        if when.case is not None:
+            parts.append(self._block(when.case, (*path, "case"), "state", state_fields()))
+        if not types:
+            return None, specs
+        return _flatten(AllOf(tuple(parts))), specs
+
+    def _event_types(self, when: When, path: KeyPath) -> tuple[str, ...]:
+        types = when.event_types
         if not types:
             self.add(path, "name at least one event type")
         ok = True
         for i, event_type in enumerate(types):
             if event_type not in EVENT_TYPES:
-                where = path if isinstance(rule.when.event, str) else (*path, i)
+                where = path if isinstance(when.event, str) else (*path, i)
                 self.add(
                     where,
                     f"unknown event type {event_type!r}",
@@ -551,22 +598,22 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
     first_seen: dict[str, tuple[str, int | None]] = {}
     for source in sources:
         checker = _Checker(source)
-        rule_file = checker.structure()
-        if rule_file is not None:
-            for index, rule in enumerate(rule_file.rules):
-                if rule.id in first_seen:
-                    file, line = first_seen[rule.id]
-                    checker.add(
-                        ("rules", index, "id"),
-                        f"duplicate rule id {rule.id!r} (first at {file}:{line})",
-                    )
-                    continue
+        for index, raw in enumerate(checker.structure()):
+            rule_id = raw.get("id") if isinstance(raw, Mapping) else None
+            if isinstance(rule_id, str) and rule_id in first_seen:
+                file, line = first_seen[rule_id]
+                checker.add(
+                    ("rules", index, "id"),
+                    f"duplicate rule id {rule_id!r} (first at {file}:{line})",
+                )
+                continue
+            if isinstance(rule_id, str):
                 position = source.located.position(("rules", index, "id"))
-                first_seen[rule.id] = (source.file, position.line if position else None)
-                result = checker.rule(index, rule)
-                if result is not None:
-                    compiled.append(result)
-        problems.extend(checker.problems)
+                first_seen[rule_id] = (source.file, position.line if position else None)
+            result = checker.rule(index, raw)
+            if result is not None:
+                compiled.append(result)
+        problems.extend(sorted(checker.problems, key=lambda p: (p.line or 0, p.column or 0)))
     if problems:
         raise RuleFileError(problems)
     digest = hashlib.sha256()

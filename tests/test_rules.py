@@ -1,0 +1,272 @@
+"""The rule language: loading, errors with positions, and the meaning of conditions."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RULES, chronology
+from triggers import CaseState, Engine, RuleFileError, load_rules
+from triggers.engine import event_values, state_values
+from triggers.rules import default_rules_path
+
+HEADER = "rules:\n  - id: r1\n    title: t\n    learning: l\n"
+
+
+def rule_file(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_default_rules_compile_and_have_their_learning() -> None:
+    rules = load_rules(RULES)
+    assert len(rules.rules) >= 9
+    for rule in rules.rules:
+        assert rule.title and rule.learning and rule.actions
+        assert rule.source.file.endswith("core.yaml")
+    assert default_rules_path().is_dir()
+
+
+def test_the_version_follows_the_content(tmp_path: Path) -> None:
+    text = (RULES / "core.yaml").read_text()
+    a = load_rules(rule_file(tmp_path, text, "a.yaml"))
+    b = load_rules(rule_file(tmp_path, text + "\n# a comment\n", "b.yaml"))
+    assert a.version == load_rules(RULES).version
+    assert a.version != b.version
+
+
+BROKEN_RULES: list[tuple[str, str | list[str]]] = [
+    (
+        "    when:\n      event: new_pregnacy\n    then:\n      - {action: flag, reason: r}\n",
+        "6:14: rules[0].when.event: unknown event type 'new_pregnacy'"
+        " (did you mean 'new_pregnancy'?)",
+    ),
+    (
+        "    when:\n      event: [arrest, convction]\n    then:\n      - {action: flag, reason: r}\n",
+        "6:23: rules[0].when.event[1]: unknown event type 'convction' (did you mean 'conviction'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n      where:\n        categry: sexual\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:9: rules[0].when.where.categry: unknown field 'categry' for this rule's event type"
+        " (did you mean 'category'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n      where:\n        category: sexy\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:19: rules[0].when.where.category: 'sexy' is not a possible 'category': expected one of"
+        " 'sexual', 'violent', 'other' (did you mean 'sexual'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n      where:\n        category: {neq: sexual}\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:20: rules[0].when.where.category.neq: unknown operator 'neq': expected one of eq, ne,"
+        " lt, le, gt, ge, in, not_in, present, includes, includes_any, excludes"
+        " (did you mean 'ne'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n      where:\n        offence: {gt: x}\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:23: rules[0].when.where.offence.gt: 'offence' cannot be compared with 'gt': it is text,"
+        " not a number or an ordered level",
+    ),
+    (
+        "    when:\n      event: arrest\n      case:\n        risk_to_kids: true\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:9: rules[0].when.case.risk_to_kids: unknown case-state name 'risk_to_kids'"
+        " (did you mean 'risk_to_children'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n      case:\n        registered: 'yes'\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:21: rules[0].when.case.registered: 'yes' is the wrong kind of value for 'registered':"
+        " expected true or false",
+    ),
+    (
+        "    when:\n      event: arrest\n      case:\n        active_plans: child_protection\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:23: rules[0].when.case.active_plans: 'active_plans' is a set: test it with 'includes',"
+        " 'includes_any' or 'excludes'",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n      - {action: escalate, reason: r}\n",
+        "8:18: rules[0].then[0].action: unknown action 'escalate': expected one of"
+        " reopen_assessment, escalate_mappa, convene_strategy_meeting, notify_agency,"
+        " review_risk_management_plan, escalate_case, flag (did you mean 'escalate_case'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n      - {action: notify_agency, reason: r}\n",
+        "8:9: rules[0].then[0].params: action 'notify_agency' needs the param 'agency'",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n"
+        "      - {action: escalate_mappa, params: {level: 4}, reason: r}\n",
+        "8:50: rules[0].then[0].params.level: MAPPA escalation level must be 2 or 3, got 4",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n"
+        "      - {action: flag, params: {agency: x}, reason: r}\n",
+        "8:33: rules[0].then[0].params.agency: unknown param 'agency' for action 'flag'"
+        " (it takes no params)",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n      - {action: flag, reason: '{event.ofence}'}\n",
+        "8:32: rules[0].then[0].reason: the template names {event.ofence}, which this rule's event"
+        " does not have (did you mean 'offence'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n      - {action: flag, reason: '{event'}\n",
+        "8:32: rules[0].then[0].reason: bad template: unmatched brace",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n      - {action: flag, reason: r, urgency: 1}\n",
+        "8:35: rules[0].then[0].urgency: unknown key 'urgency'",
+    ),
+    (
+        "    whn:\n      event: arrest\n    then:\n      - {action: flag, reason: r}\n",
+        ["2:5: rules[0]: missing required key 'when'",
+         "5:5: rules[0].whn: unknown key 'whn' (did you mean 'when'?)"],
+    ),
+    (
+        "    when:\n      event: arrest\n",
+        "2:5: rules[0]: missing required key 'then'",
+    ),
+    (
+        "    when:\n      event: arrest\n    then:\n      - {action: flag, reason: r}\n"
+        "  - id: r1\n    title: t\n    learning: l\n    when:\n      event: arrest\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "9:9: rules[1].id: duplicate rule id 'r1' (first at {file}:2)",
+    ),
+    (
+        "    when:\n      event: arrest\n      event: conviction\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "7:7: rules[0].when.event: duplicate key 'event' (first at line 6)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), BROKEN_RULES)
+def test_rule_errors_name_file_line_and_column(
+    tmp_path: Path, body: str, expected: str | list[str]
+) -> None:
+    path = rule_file(tmp_path, HEADER + body)
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    wanted = [expected] if isinstance(expected, str) else expected
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:{text.replace('{file}', str(path))}" for text in wanted
+    ]
+
+
+def test_all_problems_in_all_files_are_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    body = "    when:\n      event: nope\n    then:\n      - {action: nope, reason: r}\n"
+    rule_file(folder, HEADER + body, "a.yaml")
+    rule_file(folder, "rules:\n  - [\n", "b.yaml")
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(folder)
+    assert [(Path(p.file).name, p.line) for p in caught.value.problems] == [
+        ("b.yaml", 3),
+        ("a.yaml", 6),
+        ("a.yaml", 8),
+    ]
+
+
+def test_missing_rule_path(tmp_path: Path) -> None:
+    with pytest.raises(RuleFileError, match="no such rule file or directory"):
+        load_rules(tmp_path / "absent.yaml")
+    with pytest.raises(RuleFileError, match=r"no rule files \(\*.yaml\) in this directory"):
+        load_rules(tmp_path)
+
+
+# --- meaning: durable_rules and the condition tree agree --------------------------
+
+CONDITIONS = {
+    "eq": "victim_age: 12",
+    "ne": "victim_age: {ne: 12}",
+    "lt": "victim_age: {lt: 13}",
+    "le": "victim_age: {le: 12}",
+    "gt": "victim_age: {gt: 12}",
+    "ge": "victim_age: {ge: 13}",
+    "in": "victim_age: [3, 12]",
+    "not_in": "victim_age: {not_in: [3, 12]}",
+    "present": "victim_age: {present: true}",
+    "absent": "victim_age: {present: false}",
+    "not-lt": "not: {victim_age: {lt: 13}}",
+    "not-any": "not: {any: [{victim_age: 12}, {category: sexual}]}",
+    "enum-ge": "offence: x\n        category: {ne: other}",
+}
+STATE_CONDITIONS = {
+    "includes": "active_plans: {includes: child_in_need}",
+    "excludes": "active_plans: {excludes: child_in_need}",
+    "includes_any": "plans_recorded: {includes_any: [child_in_need, written_agreement]}",
+    "not-includes_any": "not: {plans_recorded: {includes_any: [child_in_need]}}",
+    "mappa-not_in": "mappa_level: {not_in: [2, 3]}",
+    "mappa-lt": "mappa_level: {lt: 3}",
+    "not-mappa-ge": "not: {mappa_level: {ge: 2}}",
+    "level-any": "any: [{registered: true}, {children_in_household: {ge: 2}}]",
+}
+
+
+def _conditions_file(tmp_path: Path) -> Path:
+    text = "rules:\n"
+    for name, condition in CONDITIONS.items():
+        text += (
+            f"  - id: where-{name}\n    title: t\n    learning: l\n    when:\n"
+            f"      event: conviction\n      where:\n        {condition}\n"
+            "    then:\n      - {action: flag, reason: r}\n"
+        )
+    for name, condition in STATE_CONDITIONS.items():
+        text += (
+            f"  - id: case-{name}\n    title: t\n    learning: l\n    when:\n"
+            f"      event: conviction\n      case:\n        {condition}\n"
+            "    then:\n      - {action: flag, reason: r}\n"
+        )
+    return rule_file(tmp_path, text)
+
+
+PRELUDES: list[list[dict[str, Any]]] = [
+    [],
+    [{"at": "2000-01-01", "type": "plan_started", "plan": "child_in_need"}],
+    [
+        {"at": "2000-01-01", "type": "plan_started", "plan": "written_agreement"},
+        {"at": "2000-01-01", "type": "mappa_level_set", "level": 2},
+        {"at": "2000-01-01", "type": "registration_started"},
+    ],
+    [
+        {"at": "2000-01-01", "type": "plan_started", "plan": "child_in_need"},
+        {"at": "2000-02-01", "type": "plan_ended", "plan": "child_in_need"},
+        {"at": "2000-01-01", "type": "mappa_level_set", "level": 3},
+        {"at": "2000-01-01", "type": "child_joined_household", "child": "a"},
+        {"at": "2000-01-01", "type": "child_joined_household", "child": "b"},
+    ],
+]
+TRIGGERS = [
+    {"at": "2001-01-01", "type": "conviction", "offence": offence, "category": category, **age}
+    for offence, category, age in itertools.product(
+        ["x", "y"],
+        ["sexual", "other"],
+        [{}, {"victim_age": 3}, {"victim_age": 12}, {"victim_age": 13}],
+    )
+]
+
+
+def test_durable_rules_and_the_condition_tree_agree(tmp_path: Path) -> None:
+    rules = load_rules(_conditions_file(tmp_path))
+    engine = Engine(rules)
+    checked = 0
+    for prelude, trigger in itertools.product(PRELUDES, TRIGGERS):
+        case = chronology([*prelude, trigger])
+        got = sorted(a.rule for a in engine.replay(case).alerts if a.at.year == 2001)
+        (event,) = [e for e in case.events if e.at.year == 2001]
+        state = CaseState.from_events(e for e in case.in_event_order() if e.at.year < 2001)
+        values = {"event": event_values(event), "state": state_values(state)}
+        expected = sorted(r.id for r in rules.rules if r.matches("conviction", values))
+        assert got == expected, (prelude, trigger)
+        checked += 1
+    assert checked == len(PRELUDES) * len(TRIGGERS) == 64
