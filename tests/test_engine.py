@@ -156,7 +156,7 @@ def test_engine_agrees_with_the_reference_meaning(
     from triggers.models import CaseState
 
     (case,) = load_chronologies(MR_A)
-    expected = []
+    expected: list[tuple[str | None, str, str]] = []
     state = CaseState()
     for event in case.in_event_order():
         values = {"event": event_values(event), "state": state_values(state)}
@@ -206,6 +206,14 @@ def test_an_exception_recording_a_firing_is_raised(
         )
         == 1
     )
+
+
+def test_many_cases_that_match_no_rule(engine: Engine) -> None:
+    # Measured: durable_rules crashes deleting a session whose facts completed no rule,
+    # and keeping such sessions exhausts its 1,024. The sentinel rule prevents both.
+    for number in range(1100):
+        events = [{"at": "2010-01-01", "type": "strategy_meeting"}]
+        assert replay(engine, events, case=f"quiet-{number}") == []
 
 
 def test_an_empty_rule_set_raises_nothing(tmp_path: Any) -> None:

@@ -128,8 +128,10 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
     ),
     (
         "    whn:\n      event: arrest\n    then:\n      - {action: flag, reason: r}\n",
-        ["2:5: rules[0]: missing required key 'when'",
-         "5:5: rules[0].whn: unknown key 'whn' (did you mean 'when'?)"],
+        [
+            "2:5: rules[0]: missing required key 'when'",
+            "5:5: rules[0].whn: unknown key 'whn' (did you mean 'when'?)",
+        ],
     ),
     (
         "    when:\n      event: arrest\n",

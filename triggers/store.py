@@ -305,10 +305,10 @@ def _alert(row: _AlertRow) -> Alert:
     return Alert(
         case=row.case_id,
         rule=row.rule_id,
-        action=row.action,  # type: ignore[arg-type]
+        action=row.action,
         at=row.at,
         params=row.params,
-        priority=row.priority,  # type: ignore[arg-type]
+        priority=row.priority,
         reason=row.reason,
         events=tuple(row.event_ids),
     )

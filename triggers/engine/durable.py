@@ -14,7 +14,11 @@ durable_rules has sharp edges, measured in DESIGN.md and here:
   "nothing fired";
 - an `$or` fires a rule once for every alternative that matches: firings are
   de-duplicated by rule and matched messages;
-- identical messages are duplicates: every message gets a process-unique id.
+- identical messages are duplicates: every message gets a process-unique id;
+- measured here: a fact that completes no rule still opens a session, and
+  deleting such a session crashes the process (SIGSEGV), while keeping it uses
+  up the 1,024 sessions a ruleset allows. Every ruleset therefore carries a
+  sentinel rule that every fact completes, with an action that does nothing.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class DurableHost:
         self._ids = itertools.count(1)
         self._fired: list[Firing] = []
         self._errors: list[BaseException] = []
+        self._unhandled_sessions: set[tuple[str, str]] = set()
 
     @property
     def lock(self) -> threading.RLock:
@@ -83,9 +88,8 @@ class DurableHost:
                 entry = copy.deepcopy(dict(rule.durable))
                 entry["run"] = self._recorder(rule.id)
                 definition[f"r{index}"] = entry
-            if not definition:
-                # durable_rules refuses an empty ruleset; this rule can never match.
-                definition["empty"] = {"all": [{"m": {"kind": "never"}}], "run": self._recorder("")}
+            # Every fact must complete some rule: see the module docstring.
+            definition["sentinel"] = {"all": [{"m": {"$ex": {"kind": 1}}}], "run": _ignore}
             try:
                 self._host.set_rulesets({name: definition})
             except durable_rules_engine.error as error:
@@ -134,7 +138,10 @@ class DurableHost:
 
     def assert_fact(self, name: str, fact: Mapping[str, Any]) -> tuple[bool, list[Firing]]:
         """Assert a fact; returns whether any rule could use it and what fired."""
-        return self._call(lambda: self._host.assert_fact(name, dict(fact)))
+        handled, fired = self._call(lambda: self._host.assert_fact(name, dict(fact)))
+        if not handled:
+            self._unhandled_sessions.add((name, str(fact["sid"])))
+        return handled, fired
 
     def retract_fact(self, name: str, fact: Mapping[str, Any]) -> None:
         """Retract a fact asserted earlier."""
@@ -142,11 +149,20 @@ class DurableHost:
 
     def delete_state(self, name: str, sid: str) -> None:
         """Forget everything about one case."""
+        if (name, sid) in self._unhandled_sessions:
+            # Deleting a session that saw an unhandled fact crashes durable_rules;
+            # the sentinel rule makes this unreachable, so leave it rather than crash.
+            self._unhandled_sessions.discard((name, sid))
+            return
         try:
             self._host.delete_state(name, sid)
         except durable_rules_engine.error:
             # No state was ever created for this case (no fact matched any rule).
             return
+
+
+def _ignore(_closure: Any) -> None:
+    """The sentinel rule's action: nothing to do."""
 
 
 _HOST: DurableHost | None = None

@@ -148,10 +148,10 @@ class Engine:
                 Alert(
                     case=case,
                     rule=rule.id,
-                    action=action.action,  # type: ignore[arg-type]
+                    action=action.action,
                     at=event.at,
                     params=params,
-                    priority=action.priority,  # type: ignore[arg-type]
+                    priority=action.priority,
                     reason=" ".join(action.reason.render(values).split()),
                     events=(event.id or "",),
                 )

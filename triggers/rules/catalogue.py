@@ -69,7 +69,8 @@ def _spec(name: str, annotation: Any, required: bool) -> FieldSpec:
         return FieldSpec(name, "enum", values, required)
     if get_origin(bare) is tuple:
         return FieldSpec(name, "list", (), required)
-    kind: Kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(bare, "time")
+    kinds: dict[Any, Kind] = {bool: "bool", int: "int", float: "float", str: "str"}
+    kind: Kind = kinds.get(bare, "time")
     return FieldSpec(name, kind, (), required)
 
 

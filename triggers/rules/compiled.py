@@ -63,7 +63,7 @@ Condition = Test | AllOf | AnyOf
 def _test_holds(test: Test, value: Any) -> bool:
     op, expected = test.op, test.value
     if op == "present":
-        return (value is not None) == expected
+        return (value is not None) is bool(expected)
     if op in ("ne", "not_in", "excludes"):
         if value is None:
             return True
@@ -88,7 +88,7 @@ def _test_holds(test: Test, value: Any) -> bool:
         "gt": value > expected,
         "ge": value >= expected,
     }
-    return comparisons[op]
+    return bool(comparisons[op])
 
 
 def holds(condition: Condition, values: Mapping[str, Mapping[str, Any]]) -> bool:

@@ -438,6 +438,7 @@ class _Checker:
         except TemplateSyntaxError as error:
             self.add(path, f"bad template: {error}")
             return None
+        valid = True
         for namespace, name in template.names:
             if namespace == "event":
                 known: Sequence[str] = [*fields, *_EVENT_TEMPLATE_NAMES]
@@ -452,8 +453,8 @@ class _Checker:
                     f" {namespace} does not have",
                     suggestion=suggest(name, known),
                 )
-                template = None
-        return template
+                valid = False
+        return template if valid else None
 
 
 def _lower_first(text: str) -> str:
@@ -466,9 +467,9 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if (isinstance(node, Mapping) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
+        if isinstance(node, Mapping) and part in node:  # noqa: SIM114 -- narrowed apart for mypy
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         elif last and isinstance(node, Mapping):
             node = None
@@ -481,12 +482,13 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
 def _allowed_keys(path: KeyPath) -> list[str]:
     """The keys the format allows in the mapping at `path`."""
     shape = tuple("#" if isinstance(p, int) else p for p in path)
-    model = {
+    models: dict[tuple[str, ...], type[BaseModel]] = {
         (): RuleFile,
         ("rules", "#"): Rule,
         ("rules", "#", "when"): When,
         ("rules", "#", "then", "#"): ActionSpec,
-    }.get(shape)
+    }
+    model = models.get(shape)
     return list(model.model_fields) if model is not None else []
 
 
@@ -507,16 +509,15 @@ def _flatten(condition: Condition) -> Condition:
     if isinstance(condition, Test):
         return condition
     parts = tuple(_flatten(part) for part in condition.parts)
-    kind = type(condition)
     merged: list[Condition] = []
     for part in parts:
-        if type(part) is kind:
-            merged.extend(part.parts)  # type: ignore[union-attr]
+        if isinstance(part, AllOf | AnyOf) and type(part) is type(condition):
+            merged.extend(part.parts)
         else:
             merged.append(part)
     if len(merged) == 1:
         return merged[0]
-    return kind(tuple(merged))
+    return AllOf(tuple(merged)) if isinstance(condition, AllOf) else AnyOf(tuple(merged))
 
 
 def _negate(condition: Condition) -> Condition:

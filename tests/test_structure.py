@@ -1,0 +1,138 @@
+"""The shape of the package: public API, module boundaries, shipped files, runnable examples."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import triggers
+from tests.conftest import EXAMPLES, ROOT
+
+PACKAGE = ROOT / "triggers"
+
+
+def _modules() -> list[str]:
+    return [
+        info.name
+        for info in pkgutil.walk_packages(triggers.__path__, prefix="triggers.")
+        if not info.name.endswith("__main__")
+    ]
+
+
+def test_public_api_is_exported_and_sorted() -> None:
+    assert triggers.__all__ == sorted(triggers.__all__, key=lambda n: (not n.isupper(), n))
+    for name in triggers.__all__:
+        assert hasattr(triggers, name), name
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_module_declares_what_it_exports(module: str) -> None:
+    imported = importlib.import_module(module)
+    exported = getattr(imported, "__all__", None)
+    assert exported is not None, f"{module} has no __all__"
+    for name in exported:
+        assert hasattr(imported, name), f"{module}.__all__ names missing {name!r}"
+
+
+# Which layers each layer may import: models → rules → engine → store → cli.
+LAYERS = ["errors", "yamlmap", "models", "rules", "engine", "store", "cli"]
+THIRD_PARTY = {
+    "durable": "engine/durable.py",
+    "durable_rules_engine": "engine/durable.py",
+    "sqlalchemy": "store.py",
+    "click": "cli.py",
+    "rich": "cli.py",
+}
+
+
+def _layer(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_dependencies_flow_one_way(path: Path) -> None:
+    if path == PACKAGE / "__init__.py":
+        return
+    layer = _layer(path)
+    allowed = set(LAYERS[: LAYERS.index(layer) + 1]) if layer in LAYERS else set(LAYERS)
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if top == "triggers" and name != "triggers":
+            target = name.split(".")[1]
+            assert target in allowed, f"{path.name} ({layer}) imports {name}"
+        if top in THIRD_PARTY:
+            assert str(path.relative_to(PACKAGE)) == THIRD_PARTY[top], f"{path} imports {top}"
+
+
+def test_embedding_example_runs_with_public_names_only() -> None:
+    source = (EXAMPLES / "embed.py").read_text()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("triggers"):
+            assert node.module == "triggers"
+            assert all(alias.name in triggers.__all__ for alias in node.names)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "embed.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert "3 alert(s) stored for case embedded-1" in result.stdout
+    assert "rejected: inline.json: events[0].at: invalid date 'soon'" in result.stdout
+
+
+def test_the_wheel_ships_the_default_rules(tmp_path: Path) -> None:
+    hatchling = shutil.which("hatchling", path=str(Path(sys.executable).parent))
+    if hatchling is None:
+        pytest.skip("hatchling is not installed in this environment")
+    work = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        work,
+        ignore=shutil.ignore_patterns(".venv", ".git", "*.sqlite*", "__pycache__", ".*cache"),
+    )
+    subprocess.run(
+        [hatchling, "build", "-t", "wheel", "-d", str(tmp_path / "dist")],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "triggers/default_rules/core.yaml" in names
+        archive.extractall(tmp_path / "site")
+    # Installed from the wheel (no source checkout beside it), the shipped rules load.
+    code = "import triggers; r = triggers.load_rules(); print(triggers.default_rules_path(), len(r.rules))"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    ).stdout
+    assert out.startswith(str(tmp_path / "site" / "triggers" / "default_rules"))
