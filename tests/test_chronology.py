@@ -273,3 +273,82 @@ def test_case_state_transitions() -> None:
     assert not state.risk_to_children
     ended = state.apply(event_adapter.validate_python({"at": "2011-01-01", "type": "mappa_ended"}))
     assert (ended.mappa_level, ended.mappa_managed, ended.mappa_area) == (None, False, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("case: c\nevents:\n  - {<<: 5, at: 2011-01-01, type: strategy_meeting}\n",
+         "3:5: events[0]: bad merge key: expected a mapping or list of mappings for merging, but found scalar"),
+        ("case: c\nevents: &e [*e]\n", "2:9: events[0]: an alias refers to the mapping or list that contains it"),
+        ("case: !!python/object:os.system x\nevents: []\n",
+         "1:7: case: unsupported YAML tag 'tag:yaml.org,2002:python/object:os.system': write plain values"),
+        ("case: 010\nevents: []\n", "1:7: case: 'case' must be text; quote an id that looks like a number, such as case: \"010\""),
+        ("case: c\nevents:\n  - {at: '0001-01-01T00:00:00+01:00', type: strategy_meeting}\n",
+         "3:10: events[0].at: invalid date '0001-01-01T00:00:00+01:00': out of range in UTC"),
+        ("case: c\nevents:\n  - {at: 2011-01-01, type: child_missing, child: a, hours: .inf}\n",
+         "3:60: events[0].hours: input should be a finite number"),
+        ("case: c\nevents:\n  - {at: 2011-01-01, type: registration_started, years: 9007199254740992}\n",
+         "3:57: events[0].years: input should be less than or equal to 9007199254740991"),
+        ("case: c\nevents: " + "[" * 3000 + "]" * 3000 + "\n", "the YAML is nested too deeply to read"),
+    ],
+)  # fmt: skip
+def test_hostile_yaml_is_an_error_not_a_crash(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, "case.yaml", text)
+    with pytest.raises(ChronologyError) as caught:
+        load_chronologies(path)
+    assert messages(caught.value) == [
+        f"{path}:{expected}" if expected[0].isdigit() else f"{path}: {expected}"
+    ]
+
+
+def test_aliases_are_built_once(tmp_path: Path) -> None:
+    # Seven levels of ten-fold aliases: 10**7 events if each alias were expanded anew.
+    lines = ["a0: &a0 {at: 2011-01-01, type: strategy_meeting}"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
+    located, problems = __import__("triggers.yamlmap", fromlist=["load_yaml"]).load_yaml(
+        "\n".join(lines), "bomb.yaml"
+    )
+    assert problems == []
+    assert located.data["a7"][9][9][9][9][9][9][9] == {
+        "at": located.data["a0"]["at"],
+        "type": "strategy_meeting",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '{"case": "c", "events": [{"at": "2011-01-01", "type": "registration_started", "years": 1'
+            + "0" * 5000
+            + "}]}",
+            "feed.json: invalid JSON: Exceeds the limit (4300 digits) for integer string conversion: value has 5001 digits; use sys.set_int_max_str_digits() to increase the limit",
+        ),
+        (
+            '{"case": "c", "events": ' + "[" * 100000 + "]" * 100000 + "}",
+            "feed.json: invalid JSON: nested too deeply to read",
+        ),
+    ],
+)
+def test_hostile_json_is_an_error_not_a_crash(text: str, expected: str) -> None:
+    with pytest.raises(ChronologyError) as caught:
+        parse_chronology(text, "feed.json")
+    assert messages(caught.value) == [expected]
+
+
+def test_a_derived_id_taken_by_an_explicit_one_is_reported(tmp_path: Path) -> None:
+    meeting = {"at": "2011-01-01", "type": "strategy_meeting"}
+    taken = derive_event_id(event_adapter.validate_python(meeting), 2)
+    events = [meeting, meeting, {"at": "2011-02-02", "type": "strategy_meeting", "id": taken}]
+    path = write(tmp_path, "case.json", json.dumps({"case": "c", "events": events}))
+    with pytest.raises(ChronologyError) as caught:
+        load_chronologies(path)
+    assert messages(caught.value) == [
+        f"{path}: events[2].id: event id {taken!r} is already used by events[1]"
+    ]
+
+
+def test_an_event_repeated_with_its_id_is_one_event() -> None:
+    event = {"at": "2011-01-01", "type": "monitoring_software_failure", "id": "e1"}
+    assert chronology([event, event]).event_ids() == ["e1"]

@@ -220,3 +220,18 @@ def test_an_empty_rule_set_raises_nothing(tmp_path: Any) -> None:
     engine = Engine(_rules(tmp_path, "rules: []\n"))
     (case,) = load_chronologies(MR_A)
     assert engine.replay(case).alerts == ()
+
+
+def test_alert_times_before_year_1000_are_iso_8601() -> None:
+    from triggers import Alert
+
+    alert = Alert(
+        case="c",
+        rule="r",
+        action="flag",
+        at="0099-01-02",
+        priority="low",
+        reason="x",
+        events=("e",),
+    )
+    assert alert.to_json()["at"] == "0099-01-02T00:00:00Z"

@@ -144,6 +144,24 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
         "9:9: rules[1].id: duplicate rule id 'r1' (first at {file}:2)",
     ),
     (
+        "    when:\n      event: arrest\n      case:\n        active_plans: {present: true}\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:33: rules[0].when.case.active_plans.present: 'active_plans' is a set and always present:"
+        " test it with 'includes', 'includes_any' or 'excludes'",
+    ),
+    (
+        "    when:\n      event: arrest\n      where:\n        note: x\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:9: rules[0].when.where.note: 'note' cannot be tested by a rule: it is free text or an"
+        " identity",
+    ),
+    (
+        "    when:\n      event: conviction\n      where:\n        victim_age: 9223372036854775808\n"
+        "    then:\n      - {action: flag, reason: r}\n",
+        "8:21: rules[0].when.where.victim_age: 9223372036854775808 is too large: numbers in rules"
+        " are at most 9007199254740991",
+    ),
+    (
         "    when:\n      event: arrest\n      event: conviction\n"
         "    then:\n      - {action: flag, reason: r}\n",
         "7:7: rules[0].when.event: duplicate key 'event' (first at line 6)",
@@ -272,3 +290,23 @@ def test_durable_rules_and_the_condition_tree_agree(tmp_path: Path) -> None:
         assert got == expected, (prelude, trigger)
         checked += 1
     assert checked == len(PRELUDES) * len(TRIGGERS) == 64
+
+
+def test_several_event_types_share_their_values(tmp_path: Path) -> None:
+    text = HEADER + (
+        "    when:\n      event: [bail_lapsed, child_joined_household]\n"
+        "      where:\n        reason: birth\n"
+        "    then:\n      - {action: flag, reason: '{event.type}'}\n"
+        "  - id: r2\n    title: t\n    learning: l\n    when:\n"
+        "      event: [arrest, conviction]\n      where:\n        type: conviction\n"
+        "    then:\n      - {action: flag, reason: r}\n"
+    )
+    engine = Engine(load_rules(rule_file(tmp_path, text)))
+    events = [
+        {"at": "2011-01-01", "type": "child_joined_household", "child": "a", "reason": "birth"},
+        {"at": "2011-01-02", "type": "bail_lapsed", "reason": "expired"},
+        {"at": "2011-01-03", "type": "arrest", "offence": "x", "category": "other"},
+        {"at": "2011-01-04", "type": "conviction", "offence": "x", "category": "other"},
+    ]
+    alerts = engine.replay(chronology(events)).alerts
+    assert [(a.rule, f"{a.at:%d}") for a in alerts] == [("r1", "01"), ("r2", "04")]

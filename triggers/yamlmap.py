@@ -75,51 +75,61 @@ class _Builder:
         self.file = file
         self.located = Located(None)
         self.problems: list[Problem] = []
+        # Aliases share the node they name: build each node once (an alias bomb
+        # would otherwise take exponential time) and refuse an alias inside itself.
+        self._built: dict[int, Any] = {}
+        self._open: set[int] = set()
+
+    def problem(self, node: yaml.Node, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(self.file, format_key_path(path), message, *_line_col(node)))
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
-        self.located.positions[path] = _mark(node)
+        self.located.positions.setdefault(path, _mark(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if id(node) in self._built:
+            return self._built[id(node)]
+        if id(node) in self._open:
+            self.problem(node, path, "an alias refers to the mapping or list that contains it")
+            return None
+        self._open.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+            value: Any = self._mapping(node, path)
+        else:
+            value = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        self._open.discard(id(node))
+        self._built[id(node)] = value
+        return value
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
-        except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+        except yaml.constructor.ConstructorError:
+            self.problem(node, path, f"unsupported YAML tag {node.tag!r}: write plain values")
+            return None
+        except (ValueError, OverflowError):
             # An impossible date such as 2011-13-45 matches YAML's timestamp
             # pattern but cannot be built; keep the text so that validation
             # reports it, with its position, as a bad date.
             return node.value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.constructor.ConstructorError as error:
+            self.problem(node, path, f"bad merge key: {error.problem}")
+            return {}
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int) or isinstance(key, bool):
-                self.problems.append(
-                    Problem(
-                        self.file,
-                        format_key_path(path),
-                        "mapping keys must be plain words",
-                        *_line_col(key_node),
-                    )
-                )
+                self.problem(key_node, path, "mapping keys must be plain words")
                 continue
             child = (*path, key)
             if key in result:
                 first = self.located.key_positions.get(child)
                 where = f" (first at line {first.line})" if first else ""
-                self.problems.append(
-                    Problem(
-                        self.file,
-                        format_key_path(child),
-                        f"duplicate key {key!r}{where}",
-                        *_line_col(key_node),
-                    )
-                )
+                self.problem(key_node, child, f"duplicate key {key!r}{where}")
                 continue
             self.located.key_positions[child] = _mark(key_node)
             result[key] = self.build(value_node, child)
@@ -149,6 +159,8 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
         builder = _Builder(loader, file)
         builder.located.data = builder.build(node, ())
         return builder.located, builder.problems
+    except RecursionError:
+        return Located(None), [Problem(file, "", "the YAML is nested too deeply to read")]
     finally:
         loader.dispose()
 

@@ -54,7 +54,7 @@ class Alert(BaseModel):
 
     @field_serializer("at")
     def _serialise_at(self, at: datetime) -> str:
-        return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
     @property
     def key(self) -> str:

@@ -86,14 +86,14 @@ class Chronology(BaseModel):
     @field_validator("events", mode="after")
     @classmethod
     def _assign_ids(cls, events: tuple[Event, ...]) -> tuple[Event, ...]:
-        events = _with_ids(events)
+        """Give every event an id; an event repeated with its id is kept once."""
         by_id: dict[str, Event] = {}
-        for event in events:
-            assert event.id is not None  # assigned just above
+        for event in _with_ids(events):
+            assert event.id is not None  # assigned by _with_ids
             other = by_id.setdefault(event.id, event)
-            if other is not event and other != event:
+            if other != event:
                 raise ValueError(f"two different events share the id {event.id!r}")
-        return events
+        return tuple(by_id.values())
 
     def in_event_order(self) -> list[Event]:
         """Events in order of `at`; events at the same moment keep file order."""
@@ -217,8 +217,11 @@ class _Reader:
         case = raw.get("case")
         if "case" not in raw:
             self.add((), "missing required key 'case' (the case id)")
-        elif not isinstance(case, str | int) or isinstance(case, bool) or str(case) == "":
-            self.add(("case",), "'case' must be a non-empty string")
+        elif not isinstance(case, str) or not case:
+            self.add(
+                ("case",),
+                "'case' must be text; quote an id that looks like a number, such as case: \"010\"",
+            )
         for key in ("title", "subject"):
             if key in raw and raw[key] is not None and not isinstance(raw[key], str):
                 self.add((key,), f"{key!r} must be a string")
@@ -248,10 +251,11 @@ class _Reader:
     def duplicate_ids(
         self, events: Sequence[tuple[KeyPath, Event]], line_of: Mapping[KeyPath, int]
     ) -> None:
+        """Report two different events with one id, given or derived."""
         first: dict[str, tuple[KeyPath, Event]] = {}
-        for path, event in events:
-            if event.id is None:
-                continue
+        identified = _with_ids([event for _, event in events])
+        for (path, _), event in zip(events, identified, strict=True):
+            assert event.id is not None  # assigned by _with_ids
             if event.id in first and first[event.id][1] != event:
                 other = format_key_path(first[event.id][0])
                 self.add(
@@ -260,6 +264,12 @@ class _Reader:
                     line=line_of.get(path),
                 )
             first.setdefault(event.id, (path, event))
+
+
+def _json_limit(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read"
+    return str(error)
 
 
 def _kind(value: Any) -> str:
@@ -307,7 +317,10 @@ def _jsonl(file: str, text: str) -> tuple[list[Chronology], list[Problem]]:
         path: KeyPath = ("events", index)
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:
+            if not isinstance(error, json.JSONDecodeError):
+                reader.add(path, f"invalid JSON: {_json_limit(error)}", line=number)
+                continue
             reader.problems.append(
                 Problem(
                     file, format_key_path(path), f"invalid JSON: {error.msg}", number, error.colno
@@ -349,7 +362,11 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
     elif kind == ".json":
         try:
             raw = json.loads(text)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:
+            if not isinstance(error, json.JSONDecodeError):
+                raise ChronologyError(
+                    [Problem(file, "", f"invalid JSON: {_json_limit(error)}")]
+                ) from None
             raise ChronologyError(
                 [Problem(file, "", f"invalid JSON: {error.msg}", error.lineno, error.colno)]
             ) from None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 __all__ = [
     "EVENT_MODELS",
     "EVENT_TYPES",
+    "MAX_WHOLE",
     "ORDERED_VALUES",
     "ArrestEvent",
     "AssessmentCompletedEvent",
@@ -95,7 +96,10 @@ def parse_time(value: Any) -> datetime:
         )
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"invalid date {value!r}: out of range in UTC") from None
 
 
 def _strict_int(value: Any) -> Any:
@@ -105,7 +109,10 @@ def _strict_int(value: Any) -> Any:
 
 
 EventTime = Annotated[datetime, BeforeValidator(parse_time)]
-Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=0)]
+#: Whole numbers stay exact in every evaluator (durable_rules keeps 64-bit numbers,
+#: JSON readers doubles): at most 2**53 - 1.
+MAX_WHOLE = 2**53 - 1
+Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=MAX_WHOLE)]
 MappaLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_strict_int)]
 MappaCategory = Annotated[Literal[1, 2, 3, 4], BeforeValidator(_strict_int)]
 Text = Annotated[str, Field(min_length=1)]
@@ -307,7 +314,7 @@ class ChildMissingEvent(BaseEvent):
 
     type: Literal["child_missing"]
     child: Text
-    hours: Annotated[float, Field(ge=0)] | None = None
+    hours: Annotated[float, Field(ge=0, le=MAX_WHOLE, allow_inf_nan=False)] | None = None
 
 
 class ReturnInterviewEvent(BaseEvent):

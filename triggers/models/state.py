@@ -124,11 +124,15 @@ class CaseState:
 
     @classmethod
     def from_events(cls, events: Iterable[Event]) -> CaseState:
-        """The state after `events`, taken in the order given."""
+        """The state after `events`; those at the same moment are applied as `apply_moment` does."""
         state = cls()
-        for event in events:
-            state = state.apply(event)
-        return state
+        moment: list[Event] = []
+        for event in sorted(events, key=lambda e: e.at):
+            if moment and moment[0].at != event.at:
+                state = state.apply_moment(moment)
+                moment = []
+            moment.append(event)
+        return state.apply_moment(moment)
 
     def apply_moment(self, events: Iterable[Event]) -> CaseState:
         """The state after events that happened at the same moment.

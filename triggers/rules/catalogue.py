@@ -91,7 +91,4 @@ def event_fields(event_type: str) -> dict[str, FieldSpec]:
 
 def state_fields() -> dict[str, FieldSpec]:
     """The case-state values rules may test, by name."""
-    return {
-        name: FieldSpec(name, "set" if f.kind == "set" else f.kind, f.values)
-        for name, f in STATE_FIELDS.items()
-    }
+    return {name: FieldSpec(name, f.kind, f.values) for name, f in STATE_FIELDS.items()}

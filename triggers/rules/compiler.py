@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from triggers.errors import Problem, RuleFileError, suggest
 from triggers.models.alerts import ACTIONS
-from triggers.models.events import EVENT_TYPES, ORDERED_VALUES
+from triggers.models.events import EVENT_TYPES, MAX_WHOLE, ORDERED_VALUES
 from triggers.rules.catalogue import FieldSpec, event_fields, state_fields
 from triggers.rules.compiled import (
     AllOf,
@@ -248,7 +248,13 @@ class _Checker:
         self, name: str, path: KeyPath, scope: Scope, specs: Mapping[str, FieldSpec]
     ) -> None:
         choices = [*specs, *COMBINATORS]
-        if scope == "state":
+        if scope == "event" and name in _UNTESTABLE:
+            self.add(
+                path,
+                f"{name!r} cannot be tested by a rule: it is free text or an identity",
+                key=True,
+            )
+        elif scope == "state":
             self.add(
                 path,
                 f"unknown case-state name {name!r}",
@@ -291,6 +297,13 @@ class _Checker:
     ) -> Condition | None:
         name = spec.name
         if op == "present":
+            if spec.kind == "set":
+                self.add(
+                    path,
+                    f"{name!r} is a set and always present: test it with"
+                    " 'includes', 'includes_any' or 'excludes'",
+                )
+                return None
             if not isinstance(value, bool):
                 self.add(path, "'present' takes true or false")
                 return None
@@ -359,6 +372,9 @@ class _Checker:
         kind = spec.kind
         if kind == "bool":
             ok = isinstance(value, bool)
+        elif kind in ("int", "float") and isinstance(value, int) and abs(value) > MAX_WHOLE:
+            self.add(path, f"{value!r} is too large: numbers in rules are at most {MAX_WHOLE}")
+            return False
         elif kind == "int":
             ok = isinstance(value, int) and not isinstance(value, bool)
             if ok and spec.values and value not in spec.values:
@@ -492,17 +508,23 @@ def _allowed_keys(path: KeyPath) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
+#: Event fields that rules cannot test: free text and identity, and times (tested by
+#: the temporal forms instead).
+_UNTESTABLE = ("note", "id")
+
+
 def _common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
-    """Fields that every one of `types` has, with the same kind."""
-    first = event_fields(types[0])
-    return {
-        name: spec
-        for name, spec in first.items()
-        if spec.kind != "time"
-        and all(
-            name in event_fields(t) and event_fields(t)[name].kind == spec.kind for t in types[1:]
-        )
-    }
+    """Fields that every one of `types` has with the same kind; enumerations are merged."""
+    result: dict[str, FieldSpec] = {}
+    for name, spec in event_fields(types[0]).items():
+        if spec.kind == "time" or name in _UNTESTABLE:
+            continue
+        others = [event_fields(t).get(name) for t in types[1:]]
+        if any(other is None or other.kind != spec.kind for other in others):
+            continue
+        values = tuple(dict.fromkeys(v for s in (spec, *others) if s for v in s.values))
+        result[name] = FieldSpec(name, spec.kind, values, spec.required)
+    return result
 
 
 def _flatten(condition: Condition) -> Condition:

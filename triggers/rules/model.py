@@ -71,7 +71,7 @@ class When(_Strict):
     )
     case: Conditions | None = Field(
         default=None,
-        description="conditions on case state just before the event (see `triggers rules list`)",
+        description="conditions on case state just before the event (names: see README)",
     )
 
     @property

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 __all__ = ["NAMESPACES", "Template", "TemplateSyntaxError", "render_value"]
 
 NAMESPACES = ("event", "case", "rule")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]|[^{}]+")
 _NAME = re.compile(r"^(event|case|rule)\.([a-z_][a-z0-9_]*)$")
 
 
@@ -36,35 +36,30 @@ class Template:
     def parse(cls, source: str) -> Template:
         """Parse `source`; `{{` and `}}` stand for literal braces."""
         parts: list[str | tuple[str, str]] = []
-        text = source.replace("{{", "\0").replace("}}", "\1")
-        position = 0
-        for match in _PLACEHOLDER.finditer(text):
-            literal = text[position : match.start()]
-            if "{" in literal or "}" in literal:
-                raise TemplateSyntaxError("unmatched brace", position + literal.find("{"))
-            if literal:
-                parts.append(literal)
-            name = _NAME.match(match.group(1).strip())
-            if name is None:
-                raise TemplateSyntaxError(
-                    f"{{{match.group(1)}}} is not a name: write {{event.FIELD}}, {{case.NAME}}"
-                    " or {rule.id}",
-                    match.start(),
-                )
-            parts.append((name.group(1), name.group(2)))
-            position = match.end()
-        rest = text[position:]
-        if "{" in rest or "}" in rest:
-            raise TemplateSyntaxError(
-                "unmatched brace", position + max(rest.find("{"), rest.find("}"))
-            )
-        if rest:
-            parts.append(rest)
-        restored = tuple(
-            part.replace("\0", "{").replace("\1", "}") if isinstance(part, str) else part
-            for part in parts
-        )
-        return cls(source, restored)
+        literal = ""
+        for token in _TOKEN.finditer(source):
+            text = token.group(0)
+            if text in ("{{", "}}"):
+                literal += text[0]
+            elif token.group(1) is not None:
+                name = _NAME.match(token.group(1).strip())
+                if name is None:
+                    raise TemplateSyntaxError(
+                        f"{text} is not a name: write {{event.FIELD}}, {{case.NAME}}"
+                        " or {rule.id}",
+                        token.start(),
+                    )
+                if literal:
+                    parts.append(literal)
+                    literal = ""
+                parts.append((name.group(1), name.group(2)))
+            elif text in ("{", "}"):
+                raise TemplateSyntaxError("unmatched brace", token.start())
+            else:
+                literal += text
+        if literal:
+            parts.append(literal)
+        return cls(source, tuple(parts))
 
     @property
     def names(self) -> tuple[tuple[str, str], ...]:
