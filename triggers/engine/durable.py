@@ -41,15 +41,22 @@ __all__ = ["DurableHost", "Firing", "get_host"]
 
 @dataclass(frozen=True)
 class Firing:
-    """A rule whose pattern was completed, with the messages that completed it."""
+    """A rule whose patterns were completed, with the message matched by each pattern name."""
 
     rule_id: str
-    messages: tuple[Mapping[str, Any], ...]
+    patterns: tuple[tuple[str, Mapping[str, Any]], ...]
 
     @property
     def key(self) -> tuple[str, tuple[Any, ...]]:
         """Identity for de-duplication: the rule and the ids of the matched messages."""
-        return self.rule_id, tuple(m.get("id") for m in self.messages)
+        return self.rule_id, tuple((name, m.get("id")) for name, m in self.patterns)
+
+    def message(self, name: str) -> Mapping[str, Any]:
+        """The message matched by the pattern called `name`."""
+        for pattern, message in self.patterns:
+            if pattern == name:
+                return message
+        raise KeyError(name)
 
 
 class _SynchronousHost(Host):  # type: ignore[misc]
@@ -106,12 +113,9 @@ class DurableHost:
     def _recorder(self, rule_id: str) -> Callable[[Any], None]:
         def record(closure: Any) -> None:
             try:
-                matched = closure._m if closure._m is not None else closure.m
-                if isinstance(matched, Mapping):
-                    messages = tuple(dict(matched[k]) for k in sorted(matched))
-                else:
-                    messages = tuple(dict(m._d) for m in matched)
-                self._fired.append(Firing(rule_id, messages))
+                matched = closure._m
+                patterns = tuple((name, dict(matched[name])) for name in sorted(matched))
+                self._fired.append(Firing(rule_id, patterns))
             except BaseException as error:  # durable_rules would swallow it
                 self._errors.append(error)
 

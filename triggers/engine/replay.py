@@ -10,18 +10,20 @@ it is done.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from triggers.engine.durable import DurableHost, Firing, get_host
 from triggers.errors import EngineError
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
-from triggers.models.events import Event
+from triggers.models.events import EVENT_TYPES, Event
 from triggers.models.state import STATE_FIELDS, CaseState
 from triggers.rules.compiled import CompiledRule, CompiledRuleSet
+from triggers.rules.compiler import window_key
 from triggers.rules.template import Template
 
 __all__ = ["CaseResult", "Engine", "event_values", "state_values"]
@@ -82,6 +84,92 @@ def _template_values(
     }
 
 
+class _CaseRun:
+    """The evaluation of one case: its facts in durable_rules, retention, and alerts."""
+
+    def __init__(self, engine: Engine, chronology: Chronology) -> None:
+        self.engine = engine
+        self.case = chronology.case
+        self.events = {event.id or "": event for event in chronology.events}
+        # Event order as durable_rules sees it: by time, then catalogue order, then id,
+        # so that file order never matters (simultaneous events are ordered the same way).
+        ordered = sorted(
+            chronology.events,
+            key=lambda e: (e.at, EVENT_TYPES.index(e.type), e.id or ""),
+        )
+        self.seq = {event.id or "": index for index, event in enumerate(ordered, start=1)}
+        self.retained: list[tuple[datetime, int, dict[str, Any]]] = []
+        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert]] = {}
+
+    def run(self, moments: Sequence[Sequence[Event]]) -> list[Alert]:
+        state = CaseState()
+        for moment in moments:
+            self.expire(moment[0].at)
+            # Simultaneous events all see the case as it stood before them.
+            for event in moment:
+                for firing in self.engine._assert(self.case, self.fact(event, state)):
+                    self.raise_alerts(firing, state)
+            state = state.apply_moment(moment)
+        return [alert for _, alert in sorted(self.alerts.values(), key=lambda item: item[0])]
+
+    def fact(self, event: Event, state: CaseState) -> dict[str, Any]:
+        at = int(event.at.timestamp())
+        values: dict[str, Any] = {**event_values(event), "at": at, "neg_at": -at}
+        for window in self.engine.rules.windows:
+            key = window_key(window)
+            values[f"{key}_lo"] = int(window.before(event.at).timestamp())
+        fact = {
+            "sid": self.case,
+            "id": self.engine._host.next_id(),
+            "kind": "event",
+            "seq": self.seq[event.id or ""],
+            "event": values,
+            "state": _state_message(state),
+        }
+        lookback = self.engine.rules.lookback(event.type)
+        if lookback:
+            until = max(window.after(event.at) for window in lookback)
+            heapq.heappush(self.retained, (until, self.seq[event.id or ""], fact))
+        return fact
+
+    def expire(self, now: datetime) -> None:
+        """Retract facts that no rule can look back to from `now` on."""
+        while self.retained and self.retained[0][0] < now:
+            _, _, fact = heapq.heappop(self.retained)
+            self.engine._host.retract_fact(self.engine._name, fact)
+
+    def raise_alerts(self, firing: Firing, state: CaseState) -> None:
+        rule = self.engine._rule(firing)
+        matched = [
+            self.events[str(m["event"]["id"])]
+            for _, m in firing.patterns
+            if m.get("kind") == "event"
+        ]
+        trigger = self.events[str(firing.message("m")["event"]["id"])]
+        ids = tuple(e.id or "" for e in sorted(matched, key=lambda e: self.seq[e.id or ""]))
+        values = _template_values(self.case, trigger, state, rule)
+        for index, action in enumerate(rule.actions):
+            key = (rule.id, index, ids)
+            if key in self.alerts:
+                continue
+            params = {
+                name: value.render(values) if isinstance(value, Template) else value
+                for name, value in action.params.items()
+            }
+            alert = Alert(
+                case=self.case,
+                rule=rule.id,
+                action=action.action,
+                at=trigger.at,
+                params=params,
+                priority=action.priority,
+                reason=" ".join(action.reason.render(values).split()),
+                events=ids,
+            )
+            order = (trigger.at, self.engine._order[rule.id], index, ids)
+            self.alerts[key] = (order, alert)
+
+
 class Engine:
     """Evaluates chronologies against one compiled rule set."""
 
@@ -94,39 +182,21 @@ class Engine:
 
     def replay(self, chronology: Chronology) -> CaseResult:
         """Evaluate one case's events in event order and return the alerts raised."""
-        case = chronology.case
-        alerts: list[tuple[tuple[Any, ...], Alert]] = []
         with self._host.lock:
             try:
-                state = CaseState()
-                for moment in chronology.moments():
-                    # Simultaneous events all see the case as it stood before them.
-                    for event in moment:
-                        for firing in self._evaluate(case, event, state):
-                            rule = self._rule(firing)
-                            for index, alert in enumerate(self._alerts(case, event, state, rule)):
-                                order = (event.at, self._order[rule.id], index, event.id)
-                                alerts.append((order, alert))
-                    state = state.apply_moment(moment)
+                alerts = _CaseRun(self, chronology).run(chronology.moments())
             finally:
-                self._host.delete_state(self._name, case)
-        alerts.sort(key=lambda item: item[0])
-        return CaseResult(chronology, self.rules.version, tuple(alert for _, alert in alerts))
+                self._host.delete_state(self._name, chronology.case)
+        return CaseResult(chronology, self.rules.version, tuple(alerts))
 
     def replay_all(self, chronologies: Iterable[Chronology]) -> list[CaseResult]:
         """Replay several cases, one after another."""
         return [self.replay(chronology) for chronology in chronologies]
 
-    def _evaluate(self, case: str, event: Event, state: CaseState) -> Sequence[Firing]:
-        fact = {
-            "sid": case,
-            "id": self._host.next_id(),
-            "kind": "event",
-            "event": {**event_values(event), "at": int(event.at.timestamp())},
-            "state": _state_message(state),
-        }
+    def _assert(self, case: str, fact: dict[str, Any]) -> Sequence[Firing]:
+        """Assert an event fact; one no rule looks back to is retracted at once."""
         handled, firings = self._host.assert_fact(self._name, fact)
-        if handled:
+        if handled and not self.rules.lookback(fact["event"]["type"]):
             self._host.retract_fact(self._name, fact)
         return firings
 
@@ -135,25 +205,3 @@ class Engine:
             return self._by_id[firing.rule_id]
         except KeyError:
             raise EngineError(f"durable_rules fired an unknown rule {firing.rule_id!r}") from None
-
-    def _alerts(self, case: str, event: Event, state: CaseState, rule: CompiledRule) -> list[Alert]:
-        values = _template_values(case, event, state, rule)
-        result = []
-        for action in rule.actions:
-            params = {
-                name: value.render(values) if isinstance(value, Template) else value
-                for name, value in action.params.items()
-            }
-            result.append(
-                Alert(
-                    case=case,
-                    rule=rule.id,
-                    action=action.action,
-                    at=event.at,
-                    params=params,
-                    priority=action.priority,
-                    reason=" ".join(action.reason.render(values).split()),
-                    events=(event.id or "",),
-                )
-            )
-        return result

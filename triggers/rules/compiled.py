@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from triggers.rules.duration import Duration
 from triggers.rules.template import Template
 
 __all__ = [
     "AllOf",
     "AnyOf",
     "CompiledAction",
+    "CompiledRelation",
     "CompiledRule",
     "CompiledRuleSet",
     "Condition",
@@ -119,6 +121,23 @@ class CompiledAction:
 
 
 @dataclass(frozen=True)
+class CompiledRelation:
+    """Another event in a time relation to the trigger: its types, condition, window, keys."""
+
+    event_types: tuple[str, ...]
+    condition: Condition
+    window: Duration
+    same: tuple[tuple[str, str], ...]
+
+    def related(self, other: Mapping[str, Any], trigger: Mapping[str, Any]) -> bool:
+        """Whether `other`'s and the trigger's event values agree on every `same` pair."""
+        return all(
+            other.get(theirs) is not None and other.get(theirs) == trigger.get(ours)
+            for theirs, ours in self.same
+        )
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     """A checked rule: triggering types, one condition tree, and its actions."""
 
@@ -130,6 +149,7 @@ class CompiledRule:
     actions: tuple[CompiledAction, ...]
     source: RuleSource
     durable: Mapping[str, Any]
+    after: CompiledRelation | None = None
 
     def matches(self, event_type: str, values: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether an event of `event_type` with these event and state values triggers the rule."""
@@ -143,6 +163,21 @@ class CompiledRuleSet:
     rules: tuple[CompiledRule, ...]
     version: str
     files: tuple[str, ...]
+
+    @property
+    def windows(self) -> tuple[Duration, ...]:
+        """Every window a rule looks back over, each once."""
+        return tuple(dict.fromkeys(r.after.window for r in self.rules if r.after is not None))
+
+    def lookback(self, event_type: str) -> tuple[Duration, ...]:
+        """The windows over which rules look back at events of `event_type`."""
+        return tuple(
+            dict.fromkeys(
+                r.after.window
+                for r in self.rules
+                if r.after is not None and event_type in r.after.event_types
+            )
+        )
 
     def rule(self, rule_id: str) -> CompiledRule:
         """The rule with this id."""

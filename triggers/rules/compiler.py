@@ -22,6 +22,7 @@ from triggers.rules.compiled import (
     AllOf,
     AnyOf,
     CompiledAction,
+    CompiledRelation,
     CompiledRule,
     CompiledRuleSet,
     Condition,
@@ -29,11 +30,20 @@ from triggers.rules.compiled import (
     Scope,
     Test,
 )
-from triggers.rules.model import COMBINATORS, OPERATORS, ActionSpec, Rule, RuleFile, When
+from triggers.rules.duration import Duration, DurationError
+from triggers.rules.model import (
+    COMBINATORS,
+    OPERATORS,
+    ActionSpec,
+    Related,
+    Rule,
+    RuleFile,
+    When,
+)
 from triggers.rules.template import Template, TemplateSyntaxError
 from triggers.yamlmap import KeyPath, Located, format_key_path
 
-__all__ = ["SourceFile", "compile_rule_files", "durable_condition"]
+__all__ = ["SourceFile", "compile_rule_files", "durable_condition", "window_key"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -159,7 +169,7 @@ class _Checker:
             self._check_parts(raw, path)
             return None
         before = len(self.problems)
-        condition, specs = self._when(rule.when, (*path, "when"))
+        condition, specs, after = self._when(rule.when, (*path, "when"))
         actions = tuple(
             self._action(spec, (*path, "then", i), specs) for i, spec in enumerate(rule.then)
         )
@@ -174,7 +184,8 @@ class _Checker:
             condition=condition,
             actions=tuple(a for a in actions if a is not None),
             source=RuleSource(self.source.file, position.line if position else None),
-            durable={"all": [{"m": _durable_trigger(rule.when.event_types, condition)}]},
+            durable={"all": _durable_patterns(rule.when.event_types, condition, after)},
+            after=after,
         )
 
     def _check_parts(self, raw: Any, path: KeyPath) -> None:
@@ -184,14 +195,16 @@ class _Checker:
         specs: Mapping[str, FieldSpec] = {}
         when = self.validated(When, raw.get("when"), (*path, "when"), report=False)
         if when is not None:
-            _, specs = self._when(when, (*path, "when"))
+            _, specs, _ = self._when(when, (*path, "when"))
         then = raw.get("then")
         for i, item in enumerate(then if isinstance(then, list) else []):
             action = self.validated(ActionSpec, item, (*path, "then", i), report=False)
             if action is not None:
                 self._action(action, (*path, "then", i), specs)
 
-    def _when(self, when: When, path: KeyPath) -> tuple[Condition | None, Mapping[str, FieldSpec]]:
+    def _when(
+        self, when: When, path: KeyPath
+    ) -> tuple[Condition | None, Mapping[str, FieldSpec], CompiledRelation | None]:
         types = self._event_types(when, (*path, "event"))
         specs = _common_fields(types) if types else {}
         parts: list[Condition] = []
@@ -199,11 +212,46 @@ class _Checker:
             parts.append(self._block(when.where, (*path, "where"), "event", specs))
         if when.case is not None:
             parts.append(self._block(when.case, (*path, "case"), "state", state_fields()))
+        after = None
+        if when.after is not None:
+            after = self._relation(when.after, (*path, "after"), specs if types else None)
         if not types:
-            return None, specs
-        return _flatten(AllOf(tuple(parts))), specs
+            return None, specs, after
+        return _flatten(AllOf(tuple(parts))), specs, after
 
-    def _event_types(self, when: When, path: KeyPath) -> tuple[str, ...]:
+    def _relation(
+        self, related: Related, path: KeyPath, trigger_specs: Mapping[str, FieldSpec] | None
+    ) -> CompiledRelation | None:
+        """Check another event's types, conditions, window and shared fields."""
+        before = len(self.problems)
+        types = self._event_types(related, (*path, "event"))
+        specs = _common_fields(types) if types else {}
+        condition: Condition = AllOf(())
+        if related.where is not None and types:
+            condition = self._block(related.where, (*path, "where"), "event", specs)
+        try:
+            window = Duration.parse(related.within)
+        except DurationError as error:
+            self.add((*path, "within"), str(error))
+        for theirs, ours in related.pairs:
+            where = (*path, "same", theirs) if isinstance(related.same, dict) else (*path, "same")
+            if types and theirs not in specs:
+                self.add(
+                    where,
+                    f"the other event has no field {theirs!r} to compare",
+                    suggestion=suggest(theirs, specs),
+                )
+            if trigger_specs is not None and ours not in trigger_specs:
+                self.add(
+                    where,
+                    f"the triggering event has no field {ours!r} to compare",
+                    suggestion=suggest(ours, trigger_specs),
+                )
+        if len(self.problems) > before or not types:
+            return None
+        return CompiledRelation(types, condition, window, related.pairs)
+
+    def _event_types(self, when: When | Related, path: KeyPath) -> tuple[str, ...]:
         types = when.event_types
         if not types:
             self.add(path, "name at least one event type")
@@ -502,6 +550,7 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         (): RuleFile,
         ("rules", "#"): Rule,
         ("rules", "#", "when"): When,
+        ("rules", "#", "when", "after"): Related,
         ("rules", "#", "then", "#"): ActionSpec,
     }
     model = models.get(shape)
@@ -605,13 +654,43 @@ def durable_condition(condition: Condition) -> dict[str, Any] | None:
     return {_COMPARISON[op]: {path: value}}
 
 
-def _durable_trigger(types: Sequence[str], condition: Condition) -> dict[str, Any]:
-    """A rule's trigger: an event message of one of `types` for which `condition` holds."""
+def window_key(window: Duration) -> str:
+    """The name of the precomputed fields that carry an event's window bounds."""
+    return f"w{window.months}m{window.seconds}s"
+
+
+def _event_pattern(types: Sequence[str], condition: Condition) -> list[dict[str, Any]]:
+    """An event fact of one of `types` for which `condition` holds, as conjuncts."""
     parts: list[dict[str, Any]] = [{"kind": "event"}]
     type_test = durable_condition(Test("event", "type", "in", tuple(types)))
     rest = durable_condition(condition)
     parts.extend(p for p in (type_test, rest) if p is not None)
-    return {"$and": parts}
+    return parts
+
+
+def _durable_patterns(
+    types: Sequence[str], condition: Condition, after: CompiledRelation | None
+) -> list[dict[str, Any]]:
+    """The rule's patterns; the trigger is always named `m`.
+
+    Only equality, `$lt`, `$gt` and `$lte` refer to another pattern: correlated
+    `$gte`, `$neq` and `$add` crash durable_rules (docs/durable-rules.md). Window
+    bounds are precomputed into each fact; "o.at <= m.at" is written on negated times.
+    """
+    trigger = _event_pattern(types, condition)
+    if after is None:
+        return [{"m": {"$and": trigger}}]
+    key = window_key(after.window)
+    trigger.append({"$lte": {f"event.{key}_lo": {"o": "event.at"}}})
+    trigger.append({"$lte": {"event.neg_at": {"o": "event.neg_at"}}})
+    if set(types) & set(after.event_types):
+        # The same kind of event on both sides: the other one comes first in event order.
+        trigger.append({"$gt": {"seq": {"o": "seq"}}})
+    trigger.extend({f"event.{ours}": {"o": f"event.{theirs}"}} for theirs, ours in after.same)
+    return [
+        {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
+        {"m": {"$and": trigger}},
+    ]
 
 
 def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:

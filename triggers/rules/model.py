@@ -29,6 +29,7 @@ __all__ = [
     "OPERATORS",
     "ActionSpec",
     "Conditions",
+    "Related",
     "Rule",
     "RuleFile",
     "When",
@@ -60,6 +61,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Related(_Strict):
+    """Another event that must stand in a time relation to the triggering event."""
+
+    event: StrictStr | list[StrictStr] = Field(description="the other event's type (or types)")
+    where: Conditions | None = Field(default=None, description="conditions on the other event")
+    within: StrictStr = Field(description="the window, such as 28d, 72h, 12 months")
+    same: list[StrictStr] | dict[StrictStr, StrictStr] | None = Field(
+        default=None,
+        description="fields that must be equal: a list of names both events have, or"
+        " {other_field: triggering_event_field}",
+    )
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The other event's types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """`same` as (other field, triggering event field) pairs."""
+        if self.same is None:
+            return ()
+        if isinstance(self.same, list):
+            return tuple((name, name) for name in self.same)
+        return tuple(self.same.items())
+
+
 class When(_Strict):
     """What has to happen, and in what circumstances, for the rule to apply."""
 
@@ -72,6 +100,11 @@ class When(_Strict):
     case: Conditions | None = Field(
         default=None,
         description="conditions on case state just before the event (names: see README)",
+    )
+    after: Related | None = Field(
+        default=None,
+        description="another event at most `within` before the triggering one (or at the same"
+        " moment)",
     )
 
     @property

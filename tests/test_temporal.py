@@ -1,0 +1,189 @@
+"""Time in the rule language: windows at their boundaries, in event time."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MR_A, chronology, summary
+from triggers import Engine, RuleFileError, load_chronologies, load_rules
+
+WITHIN_RULES = """
+rules:
+  - id: again
+    title: the same kind of event again within a window
+    learning: l
+    when:
+      event: child_missing
+      after:
+        event: child_missing
+        within: 30d
+    then:
+      - {action: flag, reason: "again ({event.child})"}
+  - id: again-same-child
+    title: the same child again
+    learning: l
+    when:
+      event: child_missing
+      after:
+        event: child_missing
+        within: 30d
+        same: [child]
+    then:
+      - {action: flag, reason: r}
+  - id: after-other
+    title: a return interview for the child within 72 hours before
+    learning: l
+    when:
+      event: child_missing
+      after:
+        event: return_interview
+        within: 72h
+        same: {child: child}
+    then:
+      - {action: flag, reason: r}
+"""
+
+BASE = datetime(2020, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def missing(at: datetime, child: str = "a") -> dict[str, Any]:
+    return {"at": at.isoformat(), "type": "child_missing", "child": child}
+
+
+def interview(at: datetime, child: str = "a") -> dict[str, Any]:
+    return {"at": at.isoformat(), "type": "return_interview", "child": child}
+
+
+@pytest.fixture(scope="module")
+def within(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    path = tmp_path_factory.mktemp("rules") / "within.yaml"
+    path.write_text(WITHIN_RULES)
+    return Engine(load_rules(path))
+
+
+def fired(engine: Engine, events: list[dict[str, Any]]) -> list[str]:
+    return sorted(a.rule for a in engine.replay(chronology(events)).alerts)
+
+
+@pytest.mark.parametrize(
+    ("gap", "expected"),
+    [
+        (timedelta(days=30), ["again", "again-same-child"]),
+        (timedelta(days=30) - timedelta(seconds=1), ["again", "again-same-child"]),
+        (timedelta(days=30) + timedelta(seconds=1), []),
+        (timedelta(0), ["again", "again-same-child"]),
+    ],
+    ids=["exactly D", "D minus a second", "D plus a second", "same instant"],
+)
+def test_within_at_its_boundaries(within: Engine, gap: timedelta, expected: list[str]) -> None:
+    assert fired(within, [missing(BASE), missing(BASE + gap)]) == expected
+
+
+def test_within_same_instant_fires_once_whatever_the_order(within: Engine) -> None:
+    events = [missing(BASE), missing(BASE, "b")]
+    for order in (events, events[::-1]):
+        alerts = within.replay(chronology(order)).alerts
+        assert [a.rule for a in alerts] == ["again"]
+        assert len(alerts[0].events) == 2
+
+
+def test_within_correlates_on_the_same_field(within: Engine) -> None:
+    assert fired(within, [missing(BASE, "a"), missing(BASE + timedelta(days=1), "b")]) == ["again"]
+    assert fired(within, [missing(BASE, "a"), missing(BASE + timedelta(days=1), "a")]) == [
+        "again",
+        "again-same-child",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("gap", "child", "expected"),
+    [
+        (timedelta(hours=72), "a", ["after-other"]),
+        (timedelta(hours=72, seconds=1), "a", []),
+        (timedelta(0), "a", ["after-other"]),
+        (timedelta(hours=1), "b", []),
+        (-timedelta(hours=1), "a", []),
+    ],
+    ids=["exactly 72h", "72h plus a second", "same instant", "another child", "other comes later"],
+)
+def test_within_another_kind_of_event(
+    within: Engine, gap: timedelta, child: str, expected: list[str]
+) -> None:
+    assert fired(within, [interview(BASE, child), missing(BASE + gap)]) == expected
+
+
+def test_each_pair_raises_its_own_alert(within: Engine) -> None:
+    events = [missing(BASE + timedelta(days=d)) for d in (0, 10, 20, 45)]
+    alerts = [a for a in within.replay(chronology(events)).alerts if a.rule == "again"]
+    # 10 pairs with 0; 20 pairs with 0 and 10; 45 pairs with 20 only.
+    assert [len(a.events) for a in alerts] == [2, 2, 2, 2]
+    assert [f"{a.at:%d}" for a in alerts] == ["11", "21", "21", "15"]
+
+
+def test_windows_in_calendar_months(tmp_path: Path) -> None:
+    path = tmp_path / "months.yaml"
+    path.write_text(WITHIN_RULES.replace("within: 30d", "within: 1 month", 1))
+    engine = Engine(load_rules(path))
+    # One month before 28 February is 28 January (the window is [D.before(t), t]).
+    feb28 = missing(datetime(2021, 2, 28, tzinfo=UTC))
+    jan28 = datetime(2021, 1, 28, tzinfo=UTC)
+    assert "again" in fired(engine, [missing(jan28), feb28])
+    assert "again" not in fired(engine, [missing(jan28 - timedelta(seconds=1)), feb28])
+    # One month after 31 January is 28 February.
+    assert "again" in fired(engine, [missing(datetime(2021, 1, 31, tzinfo=UTC)), feb28])
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        ("{event: child_missing, within: 30 dys}",
+         "rules[0].when.after.within: '30 dys' is not a duration: write a whole number and a unit,"
+         " such as 72h, 28d, 2w, 12 months or 1 year"),
+        ("{event: child_mising, within: 30d}",
+         "rules[0].when.after.event: unknown event type 'child_mising' (did you mean 'child_missing'?)"),
+        ("{event: return_interview, within: 30d, same: [hours]}",
+         "rules[0].when.after.same: the other event has no field 'hours' to compare"),
+        ("{event: child_missing, within: 30d, same: {child: kid}}",
+         "rules[0].when.after.same.child: the triggering event has no field 'kid' to compare"),
+        ("{event: child_missing, within: 30d, sme: [child]}",
+         "rules[0].when.after.sme: unknown key 'sme' (did you mean 'same'?)"),
+    ],
+)  # fmt: skip
+def test_bad_windows_are_reported(tmp_path: Path, after: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "rules:\n  - id: r\n    title: t\n    learning: l\n    when:\n      event: child_missing\n"
+        f"      after: {after}\n    then:\n      - {{action: flag, reason: r}}\n"
+    )
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert [str(p).split(": ", 1)[1] for p in caught.value.problems] == [expected]
+
+
+def test_worked_example_escalates_on_the_second_monitoring_failure(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A)
+    alerts = [a for a in engine.replay(case).alerts if a.action == "escalate_mappa"]
+    assert summary(alerts) == [("2011-02-07", "D2b-repeated-monitoring-failure", "escalate_mappa")]
+    assert alerts[0].params == {"level": 2}
+    assert len(alerts[0].events) == 2
+
+
+def test_temporal_results_do_not_depend_on_file_order(within: Engine) -> None:
+    rng = random.Random(3)
+    events = [
+        (missing if rng.random() < 0.7 else interview)(
+            BASE + timedelta(hours=rng.randrange(0, 24 * 90)), rng.choice("abc")
+        )
+        for _ in range(60)
+    ]
+    expected = within.replay(chronology(events)).alerts
+    assert len(expected) > 10
+    for seed in range(3):
+        shuffled = list(events)
+        random.Random(seed).shuffle(shuffled)
+        assert within.replay(chronology(shuffled)).alerts == expected
