@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ from rich.table import Table
 from triggers import __version__
 from triggers.engine import CaseResult, Engine
 from triggers.errors import InputError, Problem, TriggersError
-from triggers.models import Alert, Event, load_chronologies
+from triggers.models import Alert, Event, load_chronologies, parse_time
 from triggers.rules import CompiledRuleSet, load_rules
 from triggers.store import STORE_ENV, Store, store_url
 
@@ -90,6 +91,15 @@ def _progress(total: int, console: Console) -> Iterator[Progress | None]:
         yield progress
 
 
+def _until(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--until'") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="triggers")
 def cli() -> None:
@@ -127,24 +137,29 @@ def _timeline(result: CaseResult) -> Table:
     table.add_column("Event / alert", ratio=2)
     table.add_column("Priority", no_wrap=True)
     table.add_column("Reason", ratio=3)
+    events = {event.id or "": event for event in chronology.events}
     by_event: dict[str, list[Alert]] = {}
+    deadlines: list[Alert] = []
     for alert in result.alerts:
-        by_event.setdefault(alert.events[-1], []).append(alert)
-    for event in chronology.in_event_order():
-        raised = by_event.get(event.id or "", [])
-        table.add_row(
-            event.at.strftime("%Y-%m-%d"),
-            escape(_summary(event)),
-            "",
-            "",
-            style="bold" if raised else None,
-        )
+        trigger = events.get(alert.events[-1])
+        if trigger is not None and trigger.at == alert.at:
+            by_event.setdefault(alert.events[-1], []).append(alert)
+        else:
+            deadlines.append(alert)  # raised when a deadline passed, not by an event
+    rows: list[tuple[datetime, int, str, list[Alert]]] = [
+        (event.at, 0, _summary(event), by_event.get(event.id or "", []))
+        for event in chronology.in_event_order()
+    ]
+    rows += [(alert.at, 1, "deadline passed", [alert]) for alert in deadlines]
+    for at, _, text, raised in sorted(rows, key=lambda row: (row[0], row[1])):
+        style = "bold" if raised else None
+        table.add_row(at.strftime("%Y-%m-%d"), escape(text), "", "", style=style)
         for alert in raised:
-            style = _PRIORITY_STYLE.get(alert.priority, "")
+            colour = _PRIORITY_STYLE.get(alert.priority, "")
             table.add_row(
                 "",
-                f"[{style}]⚑ {escape(_alert_text(alert))}[/]",
-                f"[{style}]{alert.priority}[/]",
+                f"[{colour}]⚑ {escape(_alert_text(alert))}[/]",
+                f"[{colour}]{alert.priority}[/]",
                 escape(alert.reason),
             )
     if not result.alerts:
@@ -181,6 +196,14 @@ def _load_rules_or_exit(path: str | None, console: Console) -> CompiledRuleSet:
     help="SQLAlchemy URL of the store (default: sqlite:///triggers.sqlite).",
 )
 @click.option(
+    "--until",
+    "until",
+    metavar="DATE",
+    callback=lambda _ctx, _param, value: _until(value),
+    help="Run the clock on to DATE (a date alone is the start of that day) so that deadlines"
+    " after the last event pass; by default the clock stops at the last event.",
+)
+@click.option(
     "--format",
     "output",
     type=click.Choice(["table", "json"]),
@@ -188,7 +211,13 @@ def _load_rules_or_exit(path: str | None, console: Console) -> CompiledRuleSet:
     show_default=True,
     help="table: a timeline per case; json: the alerts as a JSON array.",
 )
-def replay(files: Sequence[str], rules_path: str | None, store: str | None, output: str) -> None:
+def replay(
+    files: Sequence[str],
+    rules_path: str | None,
+    store: str | None,
+    until: datetime | None,
+    output: str,
+) -> None:
     """Replay case chronologies and show the alerts the rules raise.
 
     Each FILE is a chronology (.yaml, .yml, .json, or .jsonl with one event a line).
@@ -211,7 +240,7 @@ def replay(files: Sequence[str], rules_path: str | None, store: str | None, outp
         for file in files:
             try:
                 for chronology in load_chronologies(file):
-                    result = engine.replay(chronology)
+                    result = engine.replay(chronology, until)
                     summary = database.save(result)
                     added_events += summary.new_events
                     added_alerts += summary.new_alerts

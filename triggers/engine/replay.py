@@ -23,7 +23,7 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, Event
 from triggers.models.state import STATE_FIELDS, CaseState
 from triggers.rules.compiled import CompiledRule, CompiledRuleSet
-from triggers.rules.compiler import window_key
+from triggers.rules.compiler import group_key, window_key
 from triggers.rules.template import Template
 
 __all__ = ["CaseResult", "Engine", "event_values", "state_values"]
@@ -99,25 +99,66 @@ class _CaseRun:
         )
         self.seq = {event.id or "": index for index, event in enumerate(ordered, start=1)}
         self.retained: list[tuple[datetime, int, dict[str, Any]]] = []
+        self.deadlines: list[datetime] = []
+        self.clock: dict[str, Any] | None = None
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert]] = {}
 
-    def run(self, moments: Sequence[Sequence[Event]]) -> list[Alert]:
+    def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
         for moment in moments:
+            # Deadlines before this moment pass first; one at this moment passes after
+            # its events, which are still in time.
+            self.pass_deadlines(moment[0].at, state, inclusive=False)
             self.expire(moment[0].at)
             # Simultaneous events all see the case as it stood before them.
             for event in moment:
                 for firing in self.engine._assert(self.case, self.fact(event, state)):
                     self.raise_alerts(firing, state)
             state = state.apply_moment(moment)
+        end = until if until is not None else (moments[-1][0].at if moments else None)
+        if end is not None:
+            self.pass_deadlines(end, state, inclusive=True)
         return [alert for _, alert in sorted(self.alerts.values(), key=lambda item: item[0])]
+
+    def pass_deadlines(self, limit: datetime, state: CaseState, *, inclusive: bool) -> None:
+        """Move the clock through each deadline before `limit` (or at it, if `inclusive`)."""
+        while self.deadlines and (
+            self.deadlines[0] < limit or (inclusive and self.deadlines[0] == limit)
+        ):
+            deadline = heapq.heappop(self.deadlines)
+            while self.deadlines and self.deadlines[0] == deadline:
+                heapq.heappop(self.deadlines)
+            self.expire(deadline)
+            for firing in self.set_clock(deadline):
+                self.raise_alerts(firing, state, clock=deadline)
+
+    def set_clock(self, now: datetime) -> Sequence[Firing]:
+        """Replace the case's single clock fact with one at `now`."""
+        host, name = self.engine._host, self.engine._name
+        if self.clock is not None:
+            host.retract_fact(name, self.clock)
+        seconds = int(now.timestamp())
+        self.clock = {
+            "sid": self.case,
+            "id": host.next_id(),
+            "kind": "clock",
+            "now": seconds,
+            "neg_now": -seconds,
+        }
+        return host.assert_fact(name, self.clock)[1]
 
     def fact(self, event: Event, state: CaseState) -> dict[str, Any]:
         at = int(event.at.timestamp())
         values: dict[str, Any] = {**event_values(event), "at": at, "neg_at": -at}
         for window in self.engine.rules.windows:
             key = window_key(window)
+            high = int(window.after(event.at).timestamp())
             values[f"{key}_lo"] = int(window.before(event.at).timestamp())
+            values[f"{key}_hi"] = high
+            values[f"{key}_nhi"] = -high
+        for group in self.engine.rules.absent_groups:
+            if event.type in group:
+                values[group_key(group)] = True
         fact = {
             "sid": self.case,
             "id": self.engine._host.next_id(),
@@ -126,6 +167,8 @@ class _CaseRun:
             "event": values,
             "state": _state_message(state),
         }
+        for window in self.engine.rules.deadlines(event.type):
+            heapq.heappush(self.deadlines, window.after(event.at))
         lookback = self.engine.rules.lookback(event.type)
         if lookback:
             until = max(window.after(event.at) for window in lookback)
@@ -138,7 +181,7 @@ class _CaseRun:
             _, _, fact = heapq.heappop(self.retained)
             self.engine._host.retract_fact(self.engine._name, fact)
 
-    def raise_alerts(self, firing: Firing, state: CaseState) -> None:
+    def raise_alerts(self, firing: Firing, state: CaseState, clock: datetime | None = None) -> None:
         rule = self.engine._rule(firing)
         matched = [
             self.events[str(m["event"]["id"])]
@@ -146,6 +189,13 @@ class _CaseRun:
             if m.get("kind") == "event"
         ]
         trigger = self.events[str(firing.message("m")["event"]["id"])]
+        at = trigger.at
+        if rule.absent is not None:
+            at = rule.absent.window.after(trigger.at)
+            if clock != at:
+                # Only the clock reaching this trigger's own deadline decides; a later
+                # clock may no longer hold the events that met it.
+                return
         ids = tuple(e.id or "" for e in sorted(matched, key=lambda e: self.seq[e.id or ""]))
         values = _template_values(self.case, trigger, state, rule)
         for index, action in enumerate(rule.actions):
@@ -160,13 +210,13 @@ class _CaseRun:
                 case=self.case,
                 rule=rule.id,
                 action=action.action,
-                at=trigger.at,
+                at=at,
                 params=params,
                 priority=action.priority,
                 reason=" ".join(action.reason.render(values).split()),
                 events=ids,
             )
-            order = (trigger.at, self.engine._order[rule.id], index, ids)
+            order = (at, self.engine._order[rule.id], index, ids)
             self.alerts[key] = (order, alert)
 
 
@@ -180,18 +230,24 @@ class Engine:
         self._by_id = {rule.id: rule for rule in rules.rules}
         self._order = {rule.id: index for index, rule in enumerate(rules.rules)}
 
-    def replay(self, chronology: Chronology) -> CaseResult:
-        """Evaluate one case's events in event order and return the alerts raised."""
+    def replay(self, chronology: Chronology, until: datetime | None = None) -> CaseResult:
+        """Evaluate one case's events in event order and return the alerts raised.
+
+        The clock stops at the last event, or runs on to `until` (inclusive) so that
+        deadlines after the last event can pass.
+        """
         with self._host.lock:
             try:
-                alerts = _CaseRun(self, chronology).run(chronology.moments())
+                alerts = _CaseRun(self, chronology).run(chronology.moments(), until)
             finally:
                 self._host.delete_state(self._name, chronology.case)
         return CaseResult(chronology, self.rules.version, tuple(alerts))
 
-    def replay_all(self, chronologies: Iterable[Chronology]) -> list[CaseResult]:
+    def replay_all(
+        self, chronologies: Iterable[Chronology], until: datetime | None = None
+    ) -> list[CaseResult]:
         """Replay several cases, one after another."""
-        return [self.replay(chronology) for chronology in chronologies]
+        return [self.replay(chronology, until) for chronology in chronologies]
 
     def _assert(self, case: str, fact: dict[str, Any]) -> Sequence[Firing]:
         """Assert an event fact; one no rule looks back to is retracted at once."""

@@ -150,6 +150,7 @@ class CompiledRule:
     source: RuleSource
     durable: Mapping[str, Any]
     after: CompiledRelation | None = None
+    absent: CompiledRelation | None = None
 
     def matches(self, event_type: str, values: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether an event of `event_type` with these event and state values triggers the rule."""
@@ -166,16 +167,46 @@ class CompiledRuleSet:
 
     @property
     def windows(self) -> tuple[Duration, ...]:
-        """Every window a rule looks back over, each once."""
-        return tuple(dict.fromkeys(r.after.window for r in self.rules if r.after is not None))
-
-    def lookback(self, event_type: str) -> tuple[Duration, ...]:
-        """The windows over which rules look back at events of `event_type`."""
+        """Every window of every rule, each once."""
         return tuple(
             dict.fromkeys(
-                r.after.window
-                for r in self.rules
-                if r.after is not None and event_type in r.after.event_types
+                relation.window
+                for rule in self.rules
+                for relation in (rule.after, rule.absent)
+                if relation is not None
+            )
+        )
+
+    def lookback(self, event_type: str) -> tuple[Duration, ...]:
+        """How long after its time an event of `event_type` may still complete a rule."""
+        windows = []
+        for rule in self.rules:
+            if rule.after is not None and event_type in rule.after.event_types:
+                windows.append(rule.after.window)
+            if rule.absent is not None and (
+                event_type in rule.absent.event_types or event_type in rule.event_types
+            ):
+                windows.append(rule.absent.window)
+        return tuple(dict.fromkeys(windows))
+
+    @property
+    def absent_groups(self) -> tuple[tuple[str, ...], ...]:
+        """The sets of several event types whose absence some rule waits for."""
+        return tuple(
+            dict.fromkeys(
+                rule.absent.event_types
+                for rule in self.rules
+                if rule.absent is not None and len(rule.absent.event_types) > 1
+            )
+        )
+
+    def deadlines(self, event_type: str) -> tuple[Duration, ...]:
+        """The windows after which absence rules triggered by `event_type` fall due."""
+        return tuple(
+            dict.fromkeys(
+                rule.absent.window
+                for rule in self.rules
+                if rule.absent is not None and event_type in rule.event_types
             )
         )
 

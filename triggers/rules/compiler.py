@@ -9,6 +9,7 @@ is the only place that hands it to durable_rules.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -43,7 +44,7 @@ from triggers.rules.model import (
 from triggers.rules.template import Template, TemplateSyntaxError
 from triggers.yamlmap import KeyPath, Located, format_key_path
 
-__all__ = ["SourceFile", "compile_rule_files", "durable_condition", "window_key"]
+__all__ = ["SourceFile", "compile_rule_files", "durable_condition", "group_key", "window_key"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -169,7 +170,7 @@ class _Checker:
             self._check_parts(raw, path)
             return None
         before = len(self.problems)
-        condition, specs, after = self._when(rule.when, (*path, "when"))
+        condition, specs, relation = self._when(rule.when, (*path, "when"))
         actions = tuple(
             self._action(spec, (*path, "then", i), specs) for i, spec in enumerate(rule.then)
         )
@@ -184,8 +185,9 @@ class _Checker:
             condition=condition,
             actions=tuple(a for a in actions if a is not None),
             source=RuleSource(self.source.file, position.line if position else None),
-            durable={"all": _durable_patterns(rule.when.event_types, condition, after)},
-            after=after,
+            durable={"all": _durable_patterns(rule.when, condition, relation)},
+            after=relation if rule.when.after is not None else None,
+            absent=relation if rule.when.absent is not None else None,
         )
 
     def _check_parts(self, raw: Any, path: KeyPath) -> None:
@@ -212,12 +214,24 @@ class _Checker:
             parts.append(self._block(when.where, (*path, "where"), "event", specs))
         if when.case is not None:
             parts.append(self._block(when.case, (*path, "case"), "state", state_fields()))
-        after = None
+        after = absent = None
         if when.after is not None:
             after = self._relation(when.after, (*path, "after"), specs if types else None)
+        if when.absent is not None:
+            absent = self._relation(when.absent, (*path, "absent"), specs if types else None)
+            condition = durable_condition(absent.condition) if absent is not None else None
+            if condition is not None and "$or" in json.dumps(condition):
+                self.add(
+                    (*path, "absent", "where"),
+                    "conditions on an absent event can only be all-of tests (equal, compare,"
+                    " present): 'any', 'not', lists of values and 'ne' cannot be checked for"
+                    " an absence; write one rule for each alternative",
+                )
+        if when.after is not None and when.absent is not None:
+            self.add((*path, "absent"), "a rule takes one time form: 'after' or 'absent', not both")
         if not types:
-            return None, specs, after
-        return _flatten(AllOf(tuple(parts))), specs, after
+            return None, specs, after or absent
+        return _flatten(AllOf(tuple(parts))), specs, after or absent
 
     def _relation(
         self, related: Related, path: KeyPath, trigger_specs: Mapping[str, FieldSpec] | None
@@ -551,6 +565,7 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         ("rules", "#"): Rule,
         ("rules", "#", "when"): When,
         ("rules", "#", "when", "after"): Related,
+        ("rules", "#", "when", "absent"): Related,
         ("rules", "#", "then", "#"): ActionSpec,
     }
     model = models.get(shape)
@@ -654,6 +669,11 @@ def durable_condition(condition: Condition) -> dict[str, Any] | None:
     return {_COMPARISON[op]: {path: value}}
 
 
+def group_key(types: Sequence[str]) -> str:
+    """The name of the flag that marks an event as one of `types`."""
+    return "g_" + hashlib.sha256("|".join(sorted(types)).encode()).hexdigest()[:12]
+
+
 def window_key(window: Duration) -> str:
     """The name of the precomputed fields that carry an event's window bounds."""
     return f"w{window.months}m{window.seconds}s"
@@ -669,17 +689,21 @@ def _event_pattern(types: Sequence[str], condition: Condition) -> list[dict[str,
 
 
 def _durable_patterns(
-    types: Sequence[str], condition: Condition, after: CompiledRelation | None
+    when: When, condition: Condition, relation: CompiledRelation | None
 ) -> list[dict[str, Any]]:
     """The rule's patterns; the trigger is always named `m`.
 
     Only equality, `$lt`, `$gt` and `$lte` refer to another pattern: correlated
     `$gte`, `$neq` and `$add` crash durable_rules (docs/durable-rules.md). Window
-    bounds are precomputed into each fact; "o.at <= m.at" is written on negated times.
+    bounds are precomputed into each fact; "x.at >= y.at" is written on negated times.
     """
+    types = when.event_types
     trigger = _event_pattern(types, condition)
-    if after is None:
+    if relation is None:
         return [{"m": {"$and": trigger}}]
+    if when.absent is not None:
+        return _absence_patterns(types, trigger, relation)
+    after = relation
     key = window_key(after.window)
     trigger.append({"$lte": {f"event.{key}_lo": {"o": "event.at"}}})
     trigger.append({"$lte": {"event.neg_at": {"o": "event.neg_at"}}})
@@ -691,6 +715,31 @@ def _durable_patterns(
         {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
         {"m": {"$and": trigger}},
     ]
+
+
+def _absence_patterns(
+    types: Sequence[str], trigger: list[dict[str, Any]], absent: CompiledRelation
+) -> list[dict[str, Any]]:
+    """Trigger, then the case's clock at or past the deadline, then `none` of the other."""
+    key = window_key(absent.window)
+    # `$or` inside a `none` pattern is wrong in durable_rules (an event that matches no
+    # alternative still counts): several types are tested through a membership flag.
+    other: list[dict[str, Any]] = [{"kind": "event"}]
+    if len(absent.event_types) == 1:
+        other.append({"event.type": absent.event_types[0]})
+    else:
+        other.append({f"event.{group_key(absent.event_types)}": True})
+    rest = durable_condition(absent.condition)
+    if rest is not None:
+        other.append(rest)
+    other.append({"$lte": {"event.neg_at": {"m": "event.neg_at"}}})
+    other.append({"$lte": {"event.at": {"m": f"event.{key}_hi"}}})
+    if set(types) & set(absent.event_types):
+        other.append({"$gt": {"seq": {"m": "seq"}}})
+    other.extend({f"event.{theirs}": {"m": f"event.{ours}"}} for theirs, ours in absent.same)
+    clock = {"$and": [{"kind": "clock"}, {"$lte": {"neg_now": {"m": f"event.{key}_nhi"}}}]}
+    # durable_rules requires `none` to be the last pattern.
+    return [{"m": {"$and": trigger}}, {"k": clock}, {"x$not": {"$and": other}}]
 
 
 def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:

@@ -106,6 +106,11 @@ class When(_Strict):
         description="another event at most `within` before the triggering one (or at the same"
         " moment)",
     )
+    absent: Related | None = Field(
+        default=None,
+        description="no such event within `within` after the triggering one: the rule fires"
+        " when that deadline passes",
+    )
 
     @property
     def event_types(self) -> tuple[str, ...]:
