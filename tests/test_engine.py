@@ -179,7 +179,7 @@ def test_engine_agrees_with_the_reference_meaning(
 
 
 class _FailingHost(DurableHost):
-    def _recorder(self, rule_id: str) -> Any:
+    def _recorder(self, rule_id: str, *, member: bool = False) -> Any:
         def fail(_closure: Any) -> None:
             raise RuntimeError("action blew up")
 

@@ -359,3 +359,102 @@ def test_several_absent_types_and_or_conditions(tmp_path: Path) -> None:
         RuleFileError, match="conditions on an absent event can only be all-of tests"
     ):
         load_rules(path)
+
+
+COUNT_RULES = """
+rules:
+  - id: three
+    title: three of the same child within 30 days
+    learning: l
+    when:
+      event: child_missing
+      count: {at_least: 3, within: 30d, same: [child]}
+    then:
+      - {action: flag, reason: r}
+  - id: distinct
+    title: two different reporters within 10 days
+    learning: l
+    when:
+      event: community_concern
+      count: {at_least: 2, within: 10d, distinct: reporter}
+    then:
+      - {action: flag, reason: r}
+"""
+
+
+@pytest.fixture(scope="module")
+def counts(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    path = tmp_path_factory.mktemp("rules") / "counts.yaml"
+    path.write_text(COUNT_RULES)
+    return Engine(load_rules(path))
+
+
+def concern(at: datetime, reporter: str) -> dict[str, Any]:
+    return {"at": at.isoformat(), "type": "community_concern", "reporter": reporter}
+
+
+@pytest.mark.parametrize(
+    ("span", "fires"),
+    [
+        (timedelta(days=30), True),
+        (timedelta(days=30) - timedelta(seconds=1), True),
+        (timedelta(days=30) + timedelta(seconds=1), False),
+        (timedelta(0), True),
+    ],
+    ids=["exactly D", "D minus a second", "D plus a second", "all at the same instant"],
+)
+def test_count_at_its_boundaries(counts: Engine, span: timedelta, fires: bool) -> None:
+    events = [missing(BASE), missing(BASE + span / 2), missing(BASE + span)]
+    alerts = counts.replay(chronology(events)).alerts
+    assert [(a.rule, a.at, len(a.events)) for a in alerts] == (
+        [("three", BASE + span, 3)] if fires else []
+    )
+
+
+def test_count_only_the_same_child(counts: Engine) -> None:
+    events = [
+        missing(BASE, "a"),
+        missing(BASE + timedelta(days=1), "b"),
+        missing(BASE + timedelta(days=2), "a"),
+    ]
+    assert counts.replay(chronology(events)).alerts == ()
+
+
+@pytest.mark.parametrize(
+    ("reporters", "fires"),
+    [(["x", "y"], True), (["x", "x"], False), (["x", "x", "x"], False), (["x", "x", "y"], True)],
+)
+def test_count_distinct_values(counts: Engine, reporters: list[str], fires: bool) -> None:
+    events = [concern(BASE + timedelta(days=i), r) for i, r in enumerate(reporters)]
+    alerts = counts.replay(chronology(events)).alerts
+    assert [a.rule for a in alerts] == (["distinct"] if fires else [])
+
+
+def test_counts_do_not_depend_on_file_order(counts: Engine) -> None:
+    events = [missing(BASE, "a"), missing(BASE, "a"), missing(BASE, "a"), missing(BASE, "a")]
+    expected = counts.replay(chronology(events)).alerts
+    # Four at one instant: the third and the fourth each complete a count of three or more.
+    assert [len(a.events) for a in expected] == [3, 4]
+    for seed in range(3):
+        shuffled = list(events)
+        random.Random(seed).shuffle(shuffled)
+        assert counts.replay(chronology(shuffled)).alerts == expected
+
+
+def test_default_count_rules(engine: Engine) -> None:
+    registered = {"at": "2019-01-01", "type": "registration_started"}
+    day = datetime(2020, 1, 1, tzinfo=UTC)
+    concerns = [
+        concern(day + timedelta(days=d), r) for d, r in [(0, "n1"), (100, "n1"), (200, "n1")]
+    ]
+    rules = [a.rule for a in engine.replay(chronology([registered, *concerns])).alerts]
+    assert rules.count("D5b-repeated-concerns-from-one-reporter") == 1
+    assert "D5-concerns-from-several-reporters" not in rules
+    mixed = [concern(day, "n1"), concern(day + timedelta(days=364), "n2")]
+    rules = [a.rule for a in engine.replay(chronology([registered, *mixed])).alerts]
+    assert "D5-concerns-from-several-reporters" in rules
+    refused = [{"at": f"2020-0{m}-01", "type": "conference_refused"} for m in (1, 9)]
+    (alert,) = [a for a in engine.replay(chronology(refused)).alerts if a.rule.startswith("D11")]
+    assert (alert.action, alert.params) == ("escalate_case", {"to": "senior_manager"})
+    # No risk to children: concerns alone raise no strategy meeting.
+    assert not [a for a in engine.replay(chronology(mixed)).alerts if a.rule.startswith("D5")]

@@ -45,11 +45,13 @@ class Firing:
 
     rule_id: str
     patterns: tuple[tuple[str, Mapping[str, Any]], ...]
+    #: True when the firing only says the event is one a count rule counts.
+    member: bool = False
 
     @property
-    def key(self) -> tuple[str, tuple[Any, ...]]:
+    def key(self) -> tuple[str, bool, tuple[Any, ...]]:
         """Identity for de-duplication: the rule and the ids of the matched messages."""
-        return self.rule_id, tuple((name, m.get("id")) for name, m in self.patterns)
+        return self.rule_id, self.member, tuple((name, m.get("id")) for name, m in self.patterns)
 
     def message(self, name: str) -> Mapping[str, Any]:
         """The message matched by the pattern called `name`."""
@@ -95,6 +97,10 @@ class DurableHost:
                 entry = copy.deepcopy(dict(rule.durable))
                 entry["run"] = self._recorder(rule.id)
                 definition[f"r{index}"] = entry
+                if rule.durable_member is not None:
+                    member = copy.deepcopy(dict(rule.durable_member))
+                    member["run"] = self._recorder(rule.id, member=True)
+                    definition[f"r{index}_member"] = member
             # Every fact must complete some rule: see the module docstring.
             definition["sentinel"] = {"all": [{"m": {"$ex": {"kind": 1}}}], "run": _ignore}
             try:
@@ -110,12 +116,12 @@ class DurableHost:
         """A message id never used before in this process."""
         return next(self._ids)
 
-    def _recorder(self, rule_id: str) -> Callable[[Any], None]:
+    def _recorder(self, rule_id: str, *, member: bool = False) -> Callable[[Any], None]:
         def record(closure: Any) -> None:
             try:
                 matched = closure._m
                 patterns = tuple((name, dict(matched[name])) for name in sorted(matched))
-                self._fired.append(Firing(rule_id, patterns))
+                self._fired.append(Firing(rule_id, patterns, member))
             except BaseException as error:  # durable_rules would swallow it
                 self._errors.append(error)
 
@@ -135,7 +141,7 @@ class DurableHost:
             raise ActionError(f"a rule action failed: {self._errors[0]!r}") from self._errors[0]
         if isinstance(result, Mapping) and "exception" in result:
             raise ActionError(f"a rule action failed inside durable_rules: {result['exception']}")
-        unique: dict[tuple[str, tuple[Any, ...]], Firing] = {}
+        unique: dict[tuple[str, bool, tuple[Any, ...]], Firing] = {}
         for firing in self._fired:
             unique.setdefault(firing.key, firing)
         return handled, list(unique.values())

@@ -101,6 +101,8 @@ class _CaseRun:
         self.retained: list[tuple[datetime, int, dict[str, Any]]] = []
         self.deadlines: list[datetime] = []
         self.clock: dict[str, Any] | None = None
+        # For each count rule, the events it counts that are still within its window.
+        self.members: dict[str, list[tuple[datetime, Event]]] = {}
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert]] = {}
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
@@ -110,10 +112,17 @@ class _CaseRun:
             # its events, which are still in time.
             self.pass_deadlines(moment[0].at, state, inclusive=False)
             self.expire(moment[0].at)
-            # Simultaneous events all see the case as it stood before them.
-            for event in moment:
+            # Simultaneous events all see the case as it stood before them, and are
+            # taken in event order (not file order) so that counts never depend on it.
+            for event in sorted(moment, key=lambda e: self.seq[e.id or ""]):
+                counted = []
                 for firing in self.engine._assert(self.case, self.fact(event, state)):
-                    self.raise_alerts(firing, state)
+                    if firing.member:
+                        counted.append(self.engine._rule(firing))
+                    else:
+                        self.raise_alerts(firing, state)
+                for rule in counted:
+                    self.tally(rule, event, state)
             state = state.apply_moment(moment)
         end = until if until is not None else (moments[-1][0].at if moments else None)
         if end is not None:
@@ -131,6 +140,37 @@ class _CaseRun:
             self.expire(deadline)
             for firing in self.set_clock(deadline):
                 self.raise_alerts(firing, state, clock=deadline)
+
+    def tally(self, rule: CompiledRule, event: Event, state: CaseState) -> None:
+        """Count `rule`'s events in its window up to `event`, and let the rule judge the tally."""
+        count = rule.count
+        assert count is not None  # only count rules have member firings
+        since = count.window.before(event.at)
+        members = [m for m in self.members.get(rule.id, []) if m[0] >= since]
+        members.append((event.at, event))
+        self.members[rule.id] = members
+        values = event_values(event)
+        key = [values.get(name) for name in count.same]
+        counted = [
+            m for _, m in members if [event_values(m).get(name) for name in count.same] == key
+        ]
+        if count.distinct is None:
+            number = len(counted)
+        else:
+            number = len({event_values(m).get(count.distinct) for m in counted} - {None})
+        host, name = self.engine._host, self.engine._name
+        tally = {
+            "sid": self.case,
+            "id": host.next_id(),
+            "kind": "tally",
+            "rule": rule.id,
+            "count": number,
+            "event": {"id": event.id},
+            "state": _state_message(state),
+        }
+        for firing in host.assert_fact(name, tally)[1]:
+            self.raise_alerts(firing, state, counted=[m.id or "" for m in counted])
+        host.retract_fact(name, tally)
 
     def set_clock(self, now: datetime) -> Sequence[Firing]:
         """Replace the case's single clock fact with one at `now`."""
@@ -181,7 +221,13 @@ class _CaseRun:
             _, _, fact = heapq.heappop(self.retained)
             self.engine._host.retract_fact(self.engine._name, fact)
 
-    def raise_alerts(self, firing: Firing, state: CaseState, clock: datetime | None = None) -> None:
+    def raise_alerts(
+        self,
+        firing: Firing,
+        state: CaseState,
+        clock: datetime | None = None,
+        counted: Sequence[str] = (),
+    ) -> None:
         rule = self.engine._rule(firing)
         matched = [
             self.events[str(m["event"]["id"])]
@@ -196,6 +242,7 @@ class _CaseRun:
                 # Only the clock reaching this trigger's own deadline decides; a later
                 # clock may no longer hold the events that met it.
                 return
+        matched += [self.events[event_id] for event_id in counted]
         ids = tuple(e.id or "" for e in sorted(matched, key=lambda e: self.seq[e.id or ""]))
         values = _template_values(self.case, trigger, state, rule)
         for index, action in enumerate(rule.actions):

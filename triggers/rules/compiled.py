@@ -22,6 +22,7 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "CompiledAction",
+    "CompiledCount",
     "CompiledRelation",
     "CompiledRule",
     "CompiledRuleSet",
@@ -138,6 +139,16 @@ class CompiledRelation:
 
 
 @dataclass(frozen=True)
+class CompiledCount:
+    """At least `at_least` events of the rule's kind within `window`, the trigger last."""
+
+    at_least: int
+    window: Duration
+    distinct: str | None
+    same: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     """A checked rule: triggering types, one condition tree, and its actions."""
 
@@ -151,6 +162,9 @@ class CompiledRule:
     durable: Mapping[str, Any]
     after: CompiledRelation | None = None
     absent: CompiledRelation | None = None
+    count: CompiledCount | None = None
+    #: For a count rule, the pattern of the events it counts (its type and `where`).
+    durable_member: Mapping[str, Any] | None = None
 
     def matches(self, event_type: str, values: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether an event of `event_type` with these event and state values triggers the rule."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,7 @@ from triggers.rules.compiled import (
     AllOf,
     AnyOf,
     CompiledAction,
+    CompiledCount,
     CompiledRelation,
     CompiledRule,
     CompiledRuleSet,
@@ -36,6 +38,7 @@ from triggers.rules.model import (
     COMBINATORS,
     OPERATORS,
     ActionSpec,
+    Count,
     Related,
     Rule,
     RuleFile,
@@ -61,6 +64,18 @@ _NEGATION = {
 }
 _COMPARISON = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _OPPOSITE_COMPARISON = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
+
+
+@dataclass
+class _CheckedWhen:
+    """The parts of a rule's `when`, checked."""
+
+    types: tuple[str, ...]
+    specs: Mapping[str, FieldSpec]
+    where: Condition = field(default_factory=lambda: AllOf(()))
+    case: Condition = field(default_factory=lambda: AllOf(()))
+    relation: CompiledRelation | None = None
+    count: CompiledCount | None = None
 
 
 class SourceFile:
@@ -170,24 +185,35 @@ class _Checker:
             self._check_parts(raw, path)
             return None
         before = len(self.problems)
-        condition, specs, relation = self._when(rule.when, (*path, "when"))
+        when = self._when(rule.when, (*path, "when"))
         actions = tuple(
-            self._action(spec, (*path, "then", i), specs) for i, spec in enumerate(rule.then)
+            self._action(spec, (*path, "then", i), when.specs) for i, spec in enumerate(rule.then)
         )
-        if len(self.problems) > before or condition is None:
+        if len(self.problems) > before or not when.types:
             return None
         position = self.source.located.position(path)
+        condition = _flatten(AllOf((when.where, when.case)))
+        relation = when.relation
+        if when.count is not None:
+            durable = [{"m": _tally_pattern(rule.id, when.count, when.case)}]
+            member: Mapping[str, Any] | None = {
+                "all": [{"m": {"$and": _event_pattern(when.types, when.where)}}]
+            }
+        else:
+            durable, member = _durable_patterns(rule.when, condition, relation), None
         return CompiledRule(
             id=rule.id,
             title=rule.title,
             learning=rule.learning.strip(),
-            event_types=rule.when.event_types,
+            event_types=when.types,
             condition=condition,
             actions=tuple(a for a in actions if a is not None),
             source=RuleSource(self.source.file, position.line if position else None),
-            durable={"all": _durable_patterns(rule.when, condition, relation)},
+            durable={"all": durable},
             after=relation if rule.when.after is not None else None,
             absent=relation if rule.when.absent is not None else None,
+            count=when.count,
+            durable_member=member,
         )
 
     def _check_parts(self, raw: Any, path: KeyPath) -> None:
@@ -197,28 +223,27 @@ class _Checker:
         specs: Mapping[str, FieldSpec] = {}
         when = self.validated(When, raw.get("when"), (*path, "when"), report=False)
         if when is not None:
-            _, specs, _ = self._when(when, (*path, "when"))
+            specs = self._when(when, (*path, "when")).specs
         then = raw.get("then")
         for i, item in enumerate(then if isinstance(then, list) else []):
             action = self.validated(ActionSpec, item, (*path, "then", i), report=False)
             if action is not None:
                 self._action(action, (*path, "then", i), specs)
 
-    def _when(
-        self, when: When, path: KeyPath
-    ) -> tuple[Condition | None, Mapping[str, FieldSpec], CompiledRelation | None]:
+    def _when(self, when: When, path: KeyPath) -> _CheckedWhen:
         types = self._event_types(when, (*path, "event"))
         specs = _common_fields(types) if types else {}
-        parts: list[Condition] = []
+        checked = _CheckedWhen(types, specs)
         if when.where is not None and types:
-            parts.append(self._block(when.where, (*path, "where"), "event", specs))
+            checked.where = self._block(when.where, (*path, "where"), "event", specs)
         if when.case is not None:
-            parts.append(self._block(when.case, (*path, "case"), "state", state_fields()))
-        after = absent = None
+            checked.case = self._block(when.case, (*path, "case"), "state", state_fields())
+        trigger_specs = specs if types else None
         if when.after is not None:
-            after = self._relation(when.after, (*path, "after"), specs if types else None)
+            checked.relation = self._relation(when.after, (*path, "after"), trigger_specs)
         if when.absent is not None:
-            absent = self._relation(when.absent, (*path, "absent"), specs if types else None)
+            checked.relation = self._relation(when.absent, (*path, "absent"), trigger_specs)
+            absent = checked.relation
             condition = durable_condition(absent.condition) if absent is not None else None
             if condition is not None and "$or" in json.dumps(condition):
                 self.add(
@@ -227,11 +252,45 @@ class _Checker:
                     " present): 'any', 'not', lists of values and 'ne' cannot be checked for"
                     " an absence; write one rule for each alternative",
                 )
-        if when.after is not None and when.absent is not None:
-            self.add((*path, "absent"), "a rule takes one time form: 'after' or 'absent', not both")
-        if not types:
-            return None, specs, after or absent
-        return _flatten(AllOf(tuple(parts))), specs, after or absent
+        if when.count is not None:
+            checked.count = self._count(when.count, (*path, "count"), specs)
+        forms = [name for name in ("after", "absent", "count") if getattr(when, name) is not None]
+        if len(forms) > 1:
+            self.add(
+                (*path, forms[1]),
+                f"a rule takes one time form: {forms[0]!r} and {forms[1]!r} cannot be combined",
+            )
+        return checked
+
+    def _count(
+        self, count: Count, path: KeyPath, specs: Mapping[str, FieldSpec]
+    ) -> CompiledCount | None:
+        """Check a count's window and fields."""
+        before = len(self.problems)
+        try:
+            window = Duration.parse(count.within)
+        except DurationError as error:
+            self.add((*path, "within"), str(error))
+        if count.distinct is not None and specs and count.distinct not in specs:
+            self.add(
+                (*path, "distinct"),
+                f"this rule's event has no field {count.distinct!r} to count",
+                suggestion=suggest(count.distinct, specs),
+            )
+        for i, name in enumerate(count.same or []):
+            if specs and name not in specs:
+                self.add(
+                    (*path, "same", i),
+                    f"this rule's event has no field {name!r} to compare",
+                    suggestion=suggest(name, specs),
+                )
+        if count.distinct is not None and count.distinct in (count.same or []):
+            self.add(
+                (*path, "distinct"), f"{count.distinct!r} cannot be both distinct and the same"
+            )
+        if len(self.problems) > before:
+            return None
+        return CompiledCount(count.at_least, window, count.distinct, tuple(count.same or ()))
 
     def _relation(
         self, related: Related, path: KeyPath, trigger_specs: Mapping[str, FieldSpec] | None
@@ -566,6 +625,7 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         ("rules", "#", "when"): When,
         ("rules", "#", "when", "after"): Related,
         ("rules", "#", "when", "absent"): Related,
+        ("rules", "#", "when", "count"): Count,
         ("rules", "#", "then", "#"): ActionSpec,
     }
     model = models.get(shape)
@@ -715,6 +775,19 @@ def _durable_patterns(
         {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
         {"m": {"$and": trigger}},
     ]
+
+
+def _tally_pattern(rule_id: str, count: CompiledCount, case: Condition) -> dict[str, Any]:
+    """A count rule fires on the engine's tally of its events: enough, in this case state."""
+    parts: list[dict[str, Any]] = [
+        {"kind": "tally"},
+        {"rule": rule_id},
+        {"$gte": {"count": count.at_least}},
+    ]
+    rest = durable_condition(case)
+    if rest is not None:
+        parts.append(rest)
+    return {"$and": parts}
 
 
 def _absence_patterns(

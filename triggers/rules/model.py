@@ -29,6 +29,7 @@ __all__ = [
     "OPERATORS",
     "ActionSpec",
     "Conditions",
+    "Count",
     "Related",
     "Rule",
     "RuleFile",
@@ -88,6 +89,19 @@ class Related(_Strict):
         return tuple(self.same.items())
 
 
+class Count(_Strict):
+    """Several events of the rule's kind (its type and `where`) within a window, this one last."""
+
+    at_least: StrictInt = Field(ge=2, le=1000, description="how many, including this one")
+    within: StrictStr = Field(description="the window, such as 30d or 365d")
+    distinct: StrictStr | None = Field(
+        default=None, description="count only different values of this field (e.g. reporter)"
+    )
+    same: list[StrictStr] | None = Field(
+        default=None, description="count only events whose fields equal this event's"
+    )
+
+
 class When(_Strict):
     """What has to happen, and in what circumstances, for the rule to apply."""
 
@@ -110,6 +124,10 @@ class When(_Strict):
         default=None,
         description="no such event within `within` after the triggering one: the rule fires"
         " when that deadline passes",
+    )
+    count: Count | None = Field(
+        default=None,
+        description="at least N events of this kind within the window, this one the last",
     )
 
     @property
