@@ -28,6 +28,7 @@ MR_A_EXPECTED = [
     ("2010-05-10", "D2-monitoring-failure-children", "reopen_assessment"),
     ("2010-06-14", "D7-plan-ended-without-contingency", "flag"),
     ("2010-08-16", "D7-plan-ended-without-contingency", "flag"),
+    ("2010-10-11", "D6-risk-lowered-after-a-change", "review_risk_management_plan"),
     ("2011-02-07", "D2-monitoring-failure", "review_risk_management_plan"),
     ("2011-02-07", "D2-monitoring-failure-children", "reopen_assessment"),
     ("2011-02-07", "D2b-repeated-monitoring-failure", "escalate_mappa"),
@@ -37,6 +38,7 @@ MR_A_EXPECTED = [
     ("2012-01-16", "D1-pregnancy-or-new-child", "reopen_assessment"),
     ("2013-09-09", "D1-pregnancy-or-new-child", "reopen_assessment"),
     ("2014-03-24", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2014-07-07", "D6-risk-lowered-after-a-change", "review_risk_management_plan"),
     ("2015-08-10", "D9-new-offence", "review_risk_management_plan"),
     ("2015-08-10", "D9-new-offence", "notify_agency"),
 ]
@@ -47,7 +49,9 @@ def test_worked_example_raises_the_expected_alerts(engine: Engine) -> None:
     result = engine.replay(case)
     assert summary(result.alerts) == MR_A_EXPECTED
     assert result.alerts[-1].params == {"agency": "childrens_services"}
-    assert all(len(a.events) == (2 if a.rule.startswith("D2b") else 1) for a in result.alerts)
+    assert all(
+        len(a.events) == (2 if a.rule.startswith(("D2b", "D6")) else 1) for a in result.alerts
+    )
 
 
 def test_shuffled_events_raise_the_same_alerts(engine: Engine) -> None:
@@ -166,13 +170,14 @@ def test_engine_agrees_with_the_reference_meaning(
     for event in case.in_event_order():
         values = {"event": event_values(event), "state": state_values(state)}
         for rule in default_rules.rules:
-            if rule.after is None and rule.absent is None and rule.matches(event.type, values):
+            timed = rule.after or rule.absent or rule.count or rule.changed
+            if timed is None and rule.matches(event.type, values):
                 expected.extend((event.id, rule.id, a.action) for a in rule.actions)
         state = state.apply(event)
     got = [
         (a.events[0], a.rule, a.action)
         for a in engine.replay(case).alerts
-        if not a.rule.startswith(("D2b", "D7b"))
+        if not a.rule.startswith(("D2b", "D6", "D7b"))
     ]
     assert sorted(got) == sorted(expected)
     assert holds is not None

@@ -117,12 +117,17 @@ def test_within_another_kind_of_event(
     assert fired(within, [interview(BASE, child), missing(BASE + gap)]) == expected
 
 
-def test_each_pair_raises_its_own_alert(within: Engine) -> None:
+def test_one_alert_per_trigger_naming_the_latest_other(within: Engine) -> None:
     events = [missing(BASE + timedelta(days=d)) for d in (0, 10, 20, 45)]
-    alerts = [a for a in within.replay(chronology(events)).alerts if a.rule == "again"]
-    # 10 pairs with 0; 20 pairs with 0 and 10; 45 pairs with 20 only.
-    assert [len(a.events) for a in alerts] == [2, 2, 2, 2]
-    assert [f"{a.at:%d}" for a in alerts] == ["11", "21", "21", "15"]
+    case = chronology(events)
+    alerts = [a for a in within.replay(case).alerts if a.rule == "again"]
+    # 10 follows 0; 20 follows 0 and 10 (the latest, 10, is named); 45 follows 20 only.
+    ids = {e.at.day: e.id for e in case.events}
+    assert [(f"{a.at:%d}", a.events) for a in alerts] == [
+        ("11", (ids[1], ids[11])),
+        ("21", (ids[11], ids[21])),
+        ("15", (ids[21], ids[15])),
+    ]
 
 
 def test_windows_in_calendar_months(tmp_path: Path) -> None:
@@ -458,3 +463,90 @@ def test_default_count_rules(engine: Engine) -> None:
     assert (alert.action, alert.params) == ("escalate_case", {"to": "senior_manager"})
     # No risk to children: concerns alone raise no strategy meeting.
     assert not [a for a in engine.replay(chronology(mixed)).alerts if a.rule.startswith("D5")]
+
+
+CHANGED_RULES = """
+rules:
+  - id: lowered
+    title: risk lowered for the same tool
+    learning: l
+    when:
+      event: risk_assessed
+      changed: {field: level, direction: down, same: [tool]}
+    then:
+      - {action: flag, reason: r}
+  - id: raised
+    title: risk raised, any tool
+    learning: l
+    when:
+      event: risk_assessed
+      changed: {field: level, direction: up}
+    then:
+      - {action: flag, reason: r}
+"""
+
+
+def assessed(day: int, tool: str, level: str) -> dict[str, Any]:
+    return {
+        "at": (BASE + timedelta(days=day)).isoformat(),
+        "type": "risk_assessed",
+        "tool": tool,
+        "level": level,
+    }
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([assessed(0, "A", "high"), assessed(1, "A", "medium")], ["lowered"]),
+        ([assessed(0, "A", "high"), assessed(1, "B", "medium")], []),
+        (
+            [assessed(0, "A", "high"), assessed(1, "B", "low"), assessed(2, "A", "medium")],
+            ["lowered", "raised"],
+        ),
+        ([assessed(0, "A", "low"), assessed(1, "A", "very_high")], ["raised"]),
+        ([assessed(0, "A", "medium"), assessed(1, "A", "medium")], []),
+        ([assessed(0, "A", "medium")], []),
+    ],
+    ids=[
+        "lowered",
+        "another tool",
+        "against the previous of its tool",
+        "raised",
+        "unchanged",
+        "no previous",
+    ],
+)
+def test_changed_against_the_previous_event(
+    tmp_path: Path, events: list[dict[str, Any]], expected: list[str]
+) -> None:
+    path = tmp_path / "changed.yaml"
+    path.write_text(CHANGED_RULES)
+    alerts = Engine(load_rules(path)).replay(chronology(events)).alerts
+    assert (
+        sorted(a.rule for a in alerts if a.at == BASE + timedelta(days=len(events) - 1)) == expected
+    )
+
+
+def test_changed_needs_an_ordered_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        CHANGED_RULES.replace("field: level, direction: down", "field: tool, direction: down")
+    )
+    with pytest.raises(RuleFileError, match="'tool' cannot go down or up: it is text"):
+        load_rules(path)
+
+
+def test_worked_example_risk_lowered_after_changes(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A)
+    alerts = [a for a in engine.replay(case).alerts if a.rule.startswith("D6")]
+    assert summary(alerts) == [
+        ("2010-10-11", "D6-risk-lowered-after-a-change", "review_risk_management_plan"),
+        ("2014-07-07", "D6-risk-lowered-after-a-change", "review_risk_management_plan"),
+    ]
+    events = {e.id: e for e in case.events}
+    # The latest change before each lowering is named: the 2010 failure, the 2014 birth.
+    assert [events[a.events[0]].type for a in alerts] == [
+        "monitoring_software_failure",
+        "child_joined_household",
+    ]

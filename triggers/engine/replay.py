@@ -11,7 +11,7 @@ it is done.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +20,9 @@ from triggers.engine.durable import DurableHost, Firing, get_host
 from triggers.errors import EngineError
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
-from triggers.models.events import EVENT_TYPES, Event
+from triggers.models.events import EVENT_TYPES, ORDERED_VALUES, Event
 from triggers.models.state import STATE_FIELDS, CaseState
-from triggers.rules.compiled import CompiledRule, CompiledRuleSet
+from triggers.rules.compiled import CompiledChange, CompiledRule, CompiledRuleSet
 from triggers.rules.compiler import group_key, window_key
 from triggers.rules.template import Template
 
@@ -103,6 +103,9 @@ class _CaseRun:
         self.clock: dict[str, Any] | None = None
         # For each count rule, the events it counts that are still within its window.
         self.members: dict[str, list[tuple[datetime, Event]]] = {}
+        # For each compared value, the latest one per key (event type, `same` fields).
+        self.previous: dict[tuple[Any, ...], Any] = {}
+        self.ranks: dict[tuple[Any, ...], int] = {}
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert]] = {}
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
@@ -196,6 +199,10 @@ class _CaseRun:
             values[f"{key}_lo"] = int(window.before(event.at).timestamp())
             values[f"{key}_hi"] = high
             values[f"{key}_nhi"] = -high
+        for change in self.engine.rules.changes(event.type):
+            direction = self.change(change, values)
+            if direction is not None:
+                values[change.key] = direction
         for group in self.engine.rules.absent_groups:
             if event.type in group:
                 values[group_key(group)] = True
@@ -214,6 +221,20 @@ class _CaseRun:
             until = max(window.after(event.at) for window in lookback)
             heapq.heappush(self.retained, (until, self.seq[event.id or ""], fact))
         return fact
+
+    def change(self, change: CompiledChange, values: Mapping[str, Any]) -> str | None:
+        """ "down", "up" or "same" against the previous such event; None if there is none."""
+        value = values.get(change.field)
+        key = (change.key, *[values.get(name) for name in change.same])
+        previous = self.previous.get(key)
+        if value is None:
+            return None
+        self.previous[key] = value
+        if previous is None:
+            return None
+        order = ORDERED_VALUES.get(change.field)
+        now, before = (order.index(value), order.index(previous)) if order else (value, previous)
+        return "down" if now < before else "up" if now > before else "same"
 
     def expire(self, now: datetime) -> None:
         """Retract facts that no rule can look back to from `now` on."""
@@ -245,10 +266,17 @@ class _CaseRun:
         matched += [self.events[event_id] for event_id in counted]
         ids = tuple(e.id or "" for e in sorted(matched, key=lambda e: self.seq[e.id or ""]))
         values = _template_values(self.case, trigger, state, rule)
+        rank = 0
+        if rule.after is not None:
+            # One alert per trigger, naming the latest of the other events that qualify.
+            other = str(firing.message("o")["event"]["id"])
+            rank = self.seq[other]
+            ids = tuple(sorted((other, trigger.id or ""), key=lambda i: self.seq[i]))
         for index, action in enumerate(rule.actions):
-            key = (rule.id, index, ids)
-            if key in self.alerts:
+            key = (rule.id, index, trigger.id) if rule.after is not None else (rule.id, index, ids)
+            if key in self.alerts and self.ranks.get(key, 0) >= rank:
                 continue
+            self.ranks[key] = rank
             params = {
                 name: value.render(values) if isinstance(value, Template) else value
                 for name, value in action.params.items()

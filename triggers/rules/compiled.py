@@ -11,6 +11,7 @@ hold; `present` says whether the value is recorded.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +23,7 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "CompiledAction",
+    "CompiledChange",
     "CompiledCount",
     "CompiledRelation",
     "CompiledRule",
@@ -139,6 +141,21 @@ class CompiledRelation:
 
 
 @dataclass(frozen=True)
+class CompiledChange:
+    """A value compared with the previous event of the same type and `same` fields."""
+
+    event_types: tuple[str, ...]
+    field: str
+    same: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """The precomputed event field that holds "down", "up" or "same"."""
+        text = "|".join([*self.event_types, self.field, *self.same])
+        return "c_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
 class CompiledCount:
     """At least `at_least` events of the rule's kind within `window`, the trigger last."""
 
@@ -163,6 +180,7 @@ class CompiledRule:
     after: CompiledRelation | None = None
     absent: CompiledRelation | None = None
     count: CompiledCount | None = None
+    changed: CompiledChange | None = None
     #: For a count rule, the pattern of the events it counts (its type and `where`).
     durable_member: Mapping[str, Any] | None = None
 
@@ -202,6 +220,16 @@ class CompiledRuleSet:
             ):
                 windows.append(rule.absent.window)
         return tuple(dict.fromkeys(windows))
+
+    def changes(self, event_type: str) -> tuple[CompiledChange, ...]:
+        """The value changes that rules triggered by `event_type` compare."""
+        return tuple(
+            dict.fromkeys(
+                rule.changed
+                for rule in self.rules
+                if rule.changed is not None and event_type in rule.changed.event_types
+            )
+        )
 
     @property
     def absent_groups(self) -> tuple[tuple[str, ...], ...]:

@@ -24,6 +24,7 @@ from triggers.rules.compiled import (
     AllOf,
     AnyOf,
     CompiledAction,
+    CompiledChange,
     CompiledCount,
     CompiledRelation,
     CompiledRule,
@@ -38,6 +39,7 @@ from triggers.rules.model import (
     COMBINATORS,
     OPERATORS,
     ActionSpec,
+    Changed,
     Count,
     Related,
     Rule,
@@ -76,6 +78,7 @@ class _CheckedWhen:
     case: Condition = field(default_factory=lambda: AllOf(()))
     relation: CompiledRelation | None = None
     count: CompiledCount | None = None
+    changed: CompiledChange | None = None
 
 
 class SourceFile:
@@ -213,6 +216,7 @@ class _Checker:
             after=relation if rule.when.after is not None else None,
             absent=relation if rule.when.absent is not None else None,
             count=when.count,
+            changed=when.changed,
             durable_member=member,
         )
 
@@ -254,6 +258,13 @@ class _Checker:
                 )
         if when.count is not None:
             checked.count = self._count(when.count, (*path, "count"), specs)
+        if when.changed is not None and types:
+            checked.changed = self._changed(when.changed, (*path, "changed"), types, specs)
+            if checked.changed is not None:
+                direction = Test("event", checked.changed.key, "eq", when.changed.direction)
+                checked.where = _flatten(AllOf((checked.where, direction)))
+        if when.changed is not None and when.count is not None:
+            self.add((*path, "changed"), "'changed' and 'count' cannot be combined")
         forms = [name for name in ("after", "absent", "count") if getattr(when, name) is not None]
         if len(forms) > 1:
             self.add(
@@ -261,6 +272,39 @@ class _Checker:
                 f"a rule takes one time form: {forms[0]!r} and {forms[1]!r} cannot be combined",
             )
         return checked
+
+    def _changed(
+        self,
+        changed: Changed,
+        path: KeyPath,
+        types: tuple[str, ...],
+        specs: Mapping[str, FieldSpec],
+    ) -> CompiledChange | None:
+        """Check that a change compares an ordered field, keyed by fields the event has."""
+        before = len(self.problems)
+        spec = specs.get(changed.field)
+        if spec is None:
+            self.add(
+                (*path, "field"),
+                f"this rule's event has no field {changed.field!r}",
+                suggestion=suggest(changed.field, specs),
+            )
+        elif not spec.ordered:
+            self.add(
+                (*path, "field"),
+                f"{changed.field!r} cannot go down or up: it is"
+                f" {spec.describe()}, not a number or an ordered level",
+            )
+        for i, name in enumerate(changed.same or []):
+            if name not in specs:
+                self.add(
+                    (*path, "same", i),
+                    f"this rule's event has no field {name!r}",
+                    suggestion=suggest(name, specs),
+                )
+        if len(self.problems) > before:
+            return None
+        return CompiledChange(types, changed.field, tuple(changed.same or ()))
 
     def _count(
         self, count: Count, path: KeyPath, specs: Mapping[str, FieldSpec]
@@ -626,6 +670,7 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         ("rules", "#", "when", "after"): Related,
         ("rules", "#", "when", "absent"): Related,
         ("rules", "#", "when", "count"): Count,
+        ("rules", "#", "when", "changed"): Changed,
         ("rules", "#", "then", "#"): ActionSpec,
     }
     model = models.get(shape)

@@ -18,7 +18,7 @@ Conditions are a mapping of names to tests, all of which must hold:
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -28,6 +28,7 @@ __all__ = [
     "COMBINATORS",
     "OPERATORS",
     "ActionSpec",
+    "Changed",
     "Conditions",
     "Count",
     "Related",
@@ -102,6 +103,18 @@ class Count(_Strict):
     )
 
 
+class Changed(_Strict):
+    """The triggering event's value went down (or up) against the previous such event."""
+
+    field: StrictStr = Field(description="a number or an ordered level, such as level")
+    direction: Literal["down", "up"]
+    same: list[StrictStr] | None = Field(
+        default=None,
+        description="the previous event is the latest one of the same type with these fields"
+        " equal (such as tool)",
+    )
+
+
 class When(_Strict):
     """What has to happen, and in what circumstances, for the rule to apply."""
 
@@ -124,6 +137,9 @@ class When(_Strict):
         default=None,
         description="no such event within `within` after the triggering one: the rule fires"
         " when that deadline passes",
+    )
+    changed: Changed | None = Field(
+        default=None, description="a value went down or up against the previous such event"
     )
     count: Count | None = Field(
         default=None,
