@@ -550,3 +550,68 @@ def test_worked_example_risk_lowered_after_changes(engine: Engine) -> None:
         "monitoring_software_failure",
         "child_joined_household",
     ]
+
+
+THROTTLED = """
+rules:
+  - id: each
+    title: every missing episode, at most once per 10 days per child
+    learning: l
+    when:
+      event: child_missing
+    then:
+      - {action: flag, reason: r}
+      - {action: convene_strategy_meeting, reason: r}
+    throttle: {within: 10d, per: [child]}
+  - id: case-wide
+    title: at most once per 10 days in the case
+    learning: l
+    when:
+      event: child_missing
+    then:
+      - {action: flag, reason: r}
+    throttle: 10d
+"""
+
+
+@pytest.mark.parametrize(
+    ("days", "child", "each", "case_wide"),
+    [
+        ([0, 10], "a", [0], [0]),
+        ([0, 10.00001], "a", [0, 10.00001], [0, 10.00001]),
+        ([0, 5, 12], "a", [0, 12], [0, 12]),
+        ([0, 0], "a", [0], [0]),
+        ([0, 1], "b", [0, 1], [0]),
+    ],
+    ids=[
+        "exactly D later",
+        "just over D later",
+        "window from the last raised",
+        "same instant",
+        "per child",
+    ],
+)
+def test_throttle(
+    tmp_path: Path, days: list[float], child: str, each: list[float], case_wide: list[float]
+) -> None:
+    path = tmp_path / "throttle.yaml"
+    path.write_text(THROTTLED)
+    events = [missing(BASE + timedelta(days=days[0]), "a")] + [
+        missing(BASE + timedelta(days=d), child) for d in days[1:]
+    ]
+    alerts = Engine(load_rules(path)).replay(chronology(events)).alerts
+
+    def raised(rule: str) -> list[float]:
+        return sorted({(a.at - BASE) / timedelta(days=1) for a in alerts if a.rule == rule})
+
+    assert raised("each") == each
+    assert raised("case-wide") == case_wide
+    # Both actions of a raised firing are kept together.
+    assert len([a for a in alerts if a.rule == "each"]) == 2 * len(each)
+
+
+def test_default_throttles(engine: Engine) -> None:
+    events = [missing(BASE + timedelta(days=d), "a") for d in range(0, 12, 2)]
+    alerts = [a for a in engine.replay(chronology(events)).alerts if a.rule.startswith("D10-")]
+    # Third episode on day 4 raises; days 6 to 10 are within the 30-day throttle.
+    assert [(a.at - BASE).days for a in alerts] == [4]

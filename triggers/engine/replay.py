@@ -106,7 +106,7 @@ class _CaseRun:
         # For each compared value, the latest one per key (event type, `same` fields).
         self.previous: dict[tuple[Any, ...], Any] = {}
         self.ranks: dict[tuple[Any, ...], int] = {}
-        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert]] = {}
+        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event]] = {}
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -130,7 +130,27 @@ class _CaseRun:
         end = until if until is not None else (moments[-1][0].at if moments else None)
         if end is not None:
             self.pass_deadlines(end, state, inclusive=True)
-        return [alert for _, alert in sorted(self.alerts.values(), key=lambda item: item[0])]
+        return self.throttled(sorted(self.alerts.values(), key=lambda item: item[0]))
+
+    def throttled(self, raised: Sequence[tuple[tuple[Any, ...], Alert, Event]]) -> list[Alert]:
+        """Drop alerts that a rule's throttle suppresses, in event-time order."""
+        last: dict[tuple[Any, ...], tuple[datetime, str | None]] = {}
+        kept = []
+        for _, alert, trigger in raised:
+            throttle = self.engine._by_id[alert.rule].throttle
+            if throttle is None:
+                kept.append(alert)
+                continue
+            values = event_values(trigger)
+            key = (alert.rule, *[values.get(name) for name in throttle.per])
+            previous = last.get(key)
+            if previous is not None and previous[1] != trigger.id:
+                since = previous[0]
+                if since <= alert.at <= throttle.window.after(since):
+                    continue  # raised already within the window, for another trigger
+            last[key] = (alert.at, trigger.id)
+            kept.append(alert)
+        return kept
 
     def pass_deadlines(self, limit: datetime, state: CaseState, *, inclusive: bool) -> None:
         """Move the clock through each deadline before `limit` (or at it, if `inclusive`)."""
@@ -292,7 +312,7 @@ class _CaseRun:
                 events=ids,
             )
             order = (at, self.engine._order[rule.id], index, ids)
-            self.alerts[key] = (order, alert)
+            self.alerts[key] = (order, alert, trigger)
 
 
 class Engine:

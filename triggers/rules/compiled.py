@@ -28,6 +28,7 @@ __all__ = [
     "CompiledRelation",
     "CompiledRule",
     "CompiledRuleSet",
+    "CompiledThrottle",
     "Condition",
     "RuleSource",
     "Scope",
@@ -156,6 +157,14 @@ class CompiledChange:
 
 
 @dataclass(frozen=True)
+class CompiledThrottle:
+    """At most one alert within `window` per value of the `per` fields."""
+
+    window: Duration
+    per: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CompiledCount:
     """At least `at_least` events of the rule's kind within `window`, the trigger last."""
 
@@ -181,6 +190,7 @@ class CompiledRule:
     absent: CompiledRelation | None = None
     count: CompiledCount | None = None
     changed: CompiledChange | None = None
+    throttle: CompiledThrottle | None = None
     #: For a count rule, the pattern of the events it counts (its type and `where`).
     durable_member: Mapping[str, Any] | None = None
 

@@ -29,6 +29,7 @@ from triggers.rules.compiled import (
     CompiledRelation,
     CompiledRule,
     CompiledRuleSet,
+    CompiledThrottle,
     Condition,
     RuleSource,
     Scope,
@@ -44,6 +45,7 @@ from triggers.rules.model import (
     Related,
     Rule,
     RuleFile,
+    Throttle,
     When,
 )
 from triggers.rules.template import Template, TemplateSyntaxError
@@ -192,6 +194,7 @@ class _Checker:
         actions = tuple(
             self._action(spec, (*path, "then", i), when.specs) for i, spec in enumerate(rule.then)
         )
+        throttle = self._throttle(rule.throttle, (*path, "throttle"), when.specs)
         if len(self.problems) > before or not when.types:
             return None
         position = self.source.located.position(path)
@@ -217,6 +220,7 @@ class _Checker:
             absent=relation if rule.when.absent is not None else None,
             count=when.count,
             changed=when.changed,
+            throttle=throttle,
             durable_member=member,
         )
 
@@ -272,6 +276,28 @@ class _Checker:
                 f"a rule takes one time form: {forms[0]!r} and {forms[1]!r} cannot be combined",
             )
         return checked
+
+    def _throttle(
+        self, throttle: str | Throttle | None, path: KeyPath, specs: Mapping[str, FieldSpec]
+    ) -> CompiledThrottle | None:
+        """Check a throttle's window and key fields."""
+        if throttle is None:
+            return None
+        within = throttle if isinstance(throttle, str) else throttle.within
+        where = path if isinstance(throttle, str) else (*path, "within")
+        per = () if isinstance(throttle, str) else tuple(throttle.per or ())
+        for i, name in enumerate(per):
+            if specs and name not in specs:
+                self.add(
+                    (*path, "per", i),
+                    f"this rule's event has no field {name!r}",
+                    suggestion=suggest(name, specs),
+                )
+        try:
+            return CompiledThrottle(Duration.parse(within), per)
+        except DurationError as error:
+            self.add(where, str(error))
+            return None
 
     def _changed(
         self,
@@ -671,6 +697,7 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         ("rules", "#", "when", "absent"): Related,
         ("rules", "#", "when", "count"): Count,
         ("rules", "#", "when", "changed"): Changed,
+        ("rules", "#", "throttle"): Throttle,
         ("rules", "#", "then", "#"): ActionSpec,
     }
     model = models.get(shape)

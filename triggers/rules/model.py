@@ -34,6 +34,7 @@ __all__ = [
     "Related",
     "Rule",
     "RuleFile",
+    "Throttle",
     "When",
 ]
 
@@ -167,6 +168,15 @@ class ActionSpec(_Strict):
     )
 
 
+class Throttle(_Strict):
+    """At most one alert from the rule within the window, per case or per key."""
+
+    within: StrictStr = Field(description="the window, such as 30d or 12 months")
+    per: list[StrictStr] | None = Field(
+        default=None, description="fields of the triggering event that make separate keys"
+    )
+
+
 class Rule(_Strict):
     """One rule: its identity, the learning it encodes, when it applies and what follows."""
 
@@ -175,6 +185,10 @@ class Rule(_Strict):
     learning: StrictStr = Field(min_length=1, description="the case-review learning it encodes")
     when: When
     then: list[ActionSpec] = Field(min_length=1)
+    throttle: StrictStr | Throttle | None = Field(
+        default=None,
+        description="raise at most once per case (or per key) within this window, e.g. 90d",
+    )
 
 
 class RuleFile(_Strict):
