@@ -74,7 +74,7 @@ def main(count: int) -> None:
             samples.append((seen[0], rss_mib(), len(run.retained), len(run.alerts)))
         return original(run, event, state)
 
-    replay_module._CaseRun.fact = sampling_fact  # type: ignore[method-assign]
+    replay_module._CaseRun.fact = sampling_fact  # type: ignore[method-assign,assignment]
     started = time.perf_counter()
     result = engine.replay(case)
     elapsed = time.perf_counter() - started
