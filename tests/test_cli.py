@@ -151,3 +151,23 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 def test_every_command_is_tested_for_help() -> None:
     assert sorted(cli.commands) == ["replay"]
+
+
+def test_until_runs_the_clock_past_the_last_event(tmp_path: Path, url: str) -> None:
+    case = tmp_path / "missing.yaml"
+    case.write_text(
+        "case: m-1\nevents:\n  - {at: 2020-01-01T10:00:00Z, type: child_missing, child: a}\n"
+    )
+    without = json.loads(run("replay", str(case), "--store", url, "--format", "json").stdout)
+    assert without == []
+    result = run("replay", str(case), "--store", url, "--format", "json", "--until", "2020-02-01")
+    (alert,) = json.loads(result.stdout)
+    assert (alert["rule"], alert["at"]) == ("D10b-no-return-interview", "2020-01-04T10:00:00Z")
+    table = run("replay", str(case), "--store", url, "--until", "2020-02-01").stdout
+    assert "deadline passed" in table
+
+
+def test_a_bad_until_is_a_usage_error(url: str) -> None:
+    result = run("replay", str(MR_A), "--store", url, "--until", "soon")
+    assert result.exit_code == 2
+    assert "Invalid value for '--until': invalid date 'soon'" in result.stderr
