@@ -15,6 +15,19 @@ EXAMPLES = ROOT / "examples"
 RULES = ROOT / "rules"
 MR_A = EXAMPLES / "mr-a.yaml"
 
+#: A chronology with an unknown event type, a missing required field and a bad date.
+BROKEN_CHRONOLOGY = """\
+case: broken-1
+events:
+  - at: 2011-06-20
+    type: new_pregnacy
+  - at: 2011-06-21
+    type: arrest
+    offence: theft
+  - at: 2011-13-45
+    type: strategy_meeting
+"""
+
 
 @pytest.fixture(scope="session")
 def default_rules() -> CompiledRuleSet:

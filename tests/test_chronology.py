@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import EXAMPLES, MR_A, chronology
+from tests.conftest import BROKEN_CHRONOLOGY, EXAMPLES, MR_A, chronology
 from triggers import CaseState, ChronologyError, load_chronologies, parse_chronology
 from triggers.models import EVENT_MODELS, EVENT_TYPES, derive_event_id, event_adapter
 
@@ -122,21 +122,8 @@ def test_jsonl_groups_events_by_case() -> None:
     ]  # fmt: skip
 
 
-BROKEN = """\
-case: broken-1
-events:
-  - at: 2011-06-20
-    type: new_pregnacy
-  - at: 2011-06-21
-    type: arrest
-    offence: theft
-  - at: 2011-13-45
-    type: strategy_meeting
-"""
-
-
 def test_unknown_type_missing_field_and_bad_date_are_reported_together(tmp_path: Path) -> None:
-    path = write(tmp_path, "broken.yaml", BROKEN)
+    path = write(tmp_path, "broken.yaml", BROKEN_CHRONOLOGY)
     with pytest.raises(ChronologyError) as caught:
         load_chronologies(path)
     assert messages(caught.value) == [

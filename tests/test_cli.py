@@ -8,22 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import EXAMPLES, MR_A
+from tests.conftest import BROKEN_CHRONOLOGY, EXAMPLES, MR_A
 from tests.test_engine import MR_A_EXPECTED
 from triggers import Store
 from triggers.cli import cli
-
-BROKEN = """\
-case: broken-1
-events:
-  - at: 2011-06-20
-    type: new_pregnacy
-  - at: 2011-06-21
-    type: arrest
-    offence: theft
-  - at: 2011-13-45
-    type: strategy_meeting
-"""
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -84,7 +72,7 @@ def test_the_store_can_come_from_the_environment(url: str) -> None:
 
 def test_a_bad_file_fails_but_the_others_are_stored(tmp_path: Path, url: str) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text(BROKEN)
+    broken.write_text(BROKEN_CHRONOLOGY)
     result = run("replay", str(broken), str(MR_A), "--store", url, "--format", "json")
     assert result.exit_code == 1
     assert [a["case"] for a in json.loads(result.stdout)] == ["hh-ii-jj"] * 20

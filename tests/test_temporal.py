@@ -51,6 +51,13 @@ rules:
 BASE = datetime(2020, 3, 1, 12, 0, tzinfo=UTC)
 
 
+def rules_engine(folder: Path, text: str) -> Engine:
+    """An engine for a rule file with this text."""
+    path = folder / "rules.yaml"
+    path.write_text(text)
+    return Engine(load_rules(path))
+
+
 def missing(at: datetime, child: str = "a") -> dict[str, Any]:
     return {"at": at.isoformat(), "type": "child_missing", "child": child}
 
@@ -61,9 +68,7 @@ def interview(at: datetime, child: str = "a") -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def within(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    path = tmp_path_factory.mktemp("rules") / "within.yaml"
-    path.write_text(WITHIN_RULES)
-    return Engine(load_rules(path))
+    return rules_engine(tmp_path_factory.mktemp("rules"), WITHIN_RULES)
 
 
 def fired(engine: Engine, events: list[dict[str, Any]]) -> list[str]:
@@ -222,9 +227,7 @@ rules:
 
 @pytest.fixture(scope="module")
 def absent(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    path = tmp_path_factory.mktemp("rules") / "absent.yaml"
-    path.write_text(ABSENT_RULES)
-    return Engine(load_rules(path))
+    return rules_engine(tmp_path_factory.mktemp("rules"), ABSENT_RULES)
 
 
 def deadline_alerts(
@@ -389,9 +392,7 @@ rules:
 
 @pytest.fixture(scope="module")
 def counts(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    path = tmp_path_factory.mktemp("rules") / "counts.yaml"
-    path.write_text(COUNT_RULES)
-    return Engine(load_rules(path))
+    return rules_engine(tmp_path_factory.mktemp("rules"), COUNT_RULES)
 
 
 def concern(at: datetime, reporter: str) -> dict[str, Any]:
