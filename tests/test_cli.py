@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -129,7 +130,9 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert "Usage:" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["replay"]])
+@pytest.mark.parametrize(
+    "command", [[], ["replay"], ["rules"], ["rules", "check"], ["rules", "list"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0
@@ -138,7 +141,35 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 def test_every_command_is_tested_for_help() -> None:
-    assert sorted(cli.commands) == ["replay"]
+    assert sorted(cli.commands) == ["replay", "rules"]
+    group = cli.commands["rules"]
+    assert isinstance(group, click.Group)
+    assert sorted(group.commands) == ["check", "list"]
+
+
+def test_rules_check_passes_on_the_default_rules() -> None:
+    result = run("rules", "check")
+    assert result.exit_code == 0
+    assert "no problems" in result.stderr
+
+
+def test_rules_check_fails_with_the_place(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: x\n    title: t\n    learning: l\n    when:\n      event: new_pregnacy\n"
+        "    then:\n      - {action: flag, reason: r}\n"
+    )
+    result = run("rules", "check", str(rules))
+    assert result.exit_code == 1
+    assert f"{rules}:6:14: rules[0].when.event: unknown event type 'new_pregnacy'" in result.stderr
+
+
+def test_rules_list_shows_id_title_learning_and_action() -> None:
+    out = run("rules", "list").stdout
+    assert "D1-pregnancy-or-new-child" in out
+    assert "is never" in out
+    assert "escalate_mappa" in out
+    assert "level: 2" in out
 
 
 def test_until_runs_the_clock_past_the_last_event(tmp_path: Path, url: str) -> None:

@@ -24,7 +24,7 @@ from triggers import __version__
 from triggers.engine import CaseResult, Engine
 from triggers.errors import InputError, Problem, TriggersError
 from triggers.models import Alert, Event, load_chronologies, parse_time
-from triggers.rules import CompiledRuleSet, load_rules
+from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules
 from triggers.store import STORE_ENV, Store, store_url
 
 __all__ = ["main"]
@@ -264,6 +264,54 @@ def replay(
     if failed:
         err.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
         raise SystemExit(1)
+
+
+@cli.group()
+def rules() -> None:
+    """Check and list rule sets."""
+
+
+@rules.command("check")
+@click.argument("path", required=False, type=click.Path())
+def rules_check(path: str | None) -> None:
+    """Check the rule files at PATH (default: the shipped rules) against the event catalogue.
+
+    Every problem in every file is reported with file, line and column. Exits 0 when
+    the rules are clean, 1 when there are problems.
+    """
+    err = _stderr()
+    compiled = _load_rules_or_exit(path, err)
+    files = ", ".join(compiled.files)
+    err.print(f"{len(compiled.rules)} rule(s) in {files}: no problems (version {compiled.version})")
+
+
+def _action_text(action: CompiledAction) -> str:
+    params = ", ".join(
+        f"{name}: {value.source if isinstance(value, Template) else value}"
+        for name, value in action.params.items()
+    )
+    return f"{action.action} ({params})" if params else action.action
+
+
+@rules.command("list")
+@click.argument("path", required=False, type=click.Path())
+def rules_list(path: str | None) -> None:
+    """List the rules at PATH (default: the shipped rules): id, title, learning and actions."""
+    compiled = _load_rules_or_exit(path, _stderr())
+    table = Table(
+        title=f"rule set {compiled.version}", title_justify="left", expand=True, show_lines=True
+    )
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Title / learning", ratio=3)
+    table.add_column("Actions", ratio=1)
+    for rule in compiled.rules:
+        actions = "\n".join(_action_text(action) for action in rule.actions)
+        table.add_row(
+            escape(rule.id),
+            f"[bold]{escape(rule.title)}[/]\n{escape(rule.learning)}",
+            escape(actions),
+        )
+    _stdout().print(table)
 
 
 def main() -> None:
