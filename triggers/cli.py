@@ -303,7 +303,7 @@ def rules_list(path: str | None) -> None:
     )
     table.add_column("Id", no_wrap=True)
     table.add_column("Title / learning", ratio=3)
-    table.add_column("Actions", ratio=1)
+    table.add_column("Actions", ratio=2, overflow="fold")
     for rule in compiled.rules:
         actions = "\n".join(_action_text(action) for action in rule.actions)
         table.add_row(
