@@ -131,7 +131,17 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["replay"], ["rules"], ["rules", "check"], ["rules", "list"]]
+    "command",
+    [
+        [],
+        ["replay"],
+        ["rules"],
+        ["rules", "check"],
+        ["rules", "list"],
+        ["rules", "schema"],
+        ["events"],
+        ["events", "schema"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = run(*command, "--help")
@@ -141,10 +151,11 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 def test_every_command_is_tested_for_help() -> None:
-    assert sorted(cli.commands) == ["replay", "rules"]
-    group = cli.commands["rules"]
-    assert isinstance(group, click.Group)
-    assert sorted(group.commands) == ["check", "list"]
+    assert sorted(cli.commands) == ["events", "replay", "rules"]
+    rules, events = cli.commands["rules"], cli.commands["events"]
+    assert isinstance(rules, click.Group) and isinstance(events, click.Group)
+    assert sorted(rules.commands) == ["check", "list", "schema"]
+    assert sorted(events.commands) == ["schema"]
 
 
 def test_rules_check_passes_on_the_default_rules() -> None:

@@ -23,8 +23,8 @@ from rich.table import Table
 from triggers import __version__
 from triggers.engine import CaseResult, Engine
 from triggers.errors import InputError, Problem, TriggersError
-from triggers.models import Alert, Event, load_chronologies, parse_time
-from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules
+from triggers.models import Alert, Event, chronology_schema, load_chronologies, parse_time
+from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules, rule_file_schema
 from triggers.store import STORE_ENV, Store, store_url
 
 __all__ = ["main"]
@@ -312,6 +312,23 @@ def rules_list(path: str | None) -> None:
             escape(actions),
         )
     _stdout().print(table)
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print a JSON Schema of the rule file format, for editors to validate and complete."""
+    click.echo(json.dumps(rule_file_schema(), indent=2))
+
+
+@cli.group()
+def events() -> None:
+    """Describe the chronology format."""
+
+
+@events.command("schema")
+def events_schema() -> None:
+    """Print a JSON Schema of chronology files, for editors to validate and complete."""
+    click.echo(json.dumps(chronology_schema(), indent=2))
 
 
 def main() -> None:

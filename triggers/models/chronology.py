@@ -31,6 +31,7 @@ __all__ = [
     "CHRONOLOGY_SUFFIXES",
     "Chronology",
     "Outcome",
+    "chronology_schema",
     "derive_event_id",
     "load_chronologies",
     "parse_chronology",
@@ -391,6 +392,14 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
     if problems:
         raise ChronologyError(problems)
     return chronologies
+
+
+def chronology_schema() -> dict[str, Any]:
+    """A JSON Schema of a chronology file (YAML or JSON), for editors."""
+    schema = Chronology.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "risk-triggers chronology"
+    return schema
 
 
 def load_chronologies(path: str | Path) -> list[Chronology]:

@@ -13,7 +13,7 @@ from triggers.rules.compiled import (
 )
 from triggers.rules.compiler import SourceFile, compile_rule_files
 from triggers.rules.loader import default_rules_path, load_rules, rule_files
-from triggers.rules.model import ActionSpec, Rule, RuleFile, When
+from triggers.rules.model import ActionSpec, Rule, RuleFile, When, rule_file_schema
 from triggers.rules.template import Template
 
 __all__ = [
@@ -35,5 +35,6 @@ __all__ = [
     "default_rules_path",
     "holds",
     "load_rules",
+    "rule_file_schema",
     "rule_files",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "RuleFile",
     "Throttle",
     "When",
+    "rule_file_schema",
 ]
 
 #: Comparison operators, by name, with the words a lead would read them as.
@@ -195,3 +196,11 @@ class RuleFile(_Strict):
     """A YAML rule file."""
 
     rules: list[Rule]
+
+
+def rule_file_schema() -> dict[str, Any]:
+    """A JSON Schema of the rule file format, for editors."""
+    schema = RuleFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "risk-triggers rule file"
+    return schema
