@@ -40,6 +40,26 @@ class Located:
     positions: dict[KeyPath, Position] = field(default_factory=dict)
     key_positions: dict[KeyPath, Position] = field(default_factory=dict)
 
+    def problem(
+        self,
+        file: str,
+        path: KeyPath,
+        message: str,
+        *,
+        key: bool = False,
+        suggestion: str | None = None,
+    ) -> Problem:
+        """A problem at `path` (at its key, if `key`), placed at its line and column."""
+        position = self.position(path, key=key)
+        return Problem(
+            file,
+            format_key_path(path),
+            message,
+            position.line if position else None,
+            position.column if position else None,
+            suggestion,
+        )
+
     def position(self, path: KeyPath, *, key: bool = False) -> Position | None:
         """The position of `path`, or of its nearest ancestor that has one."""
         table = self.key_positions if key else self.positions

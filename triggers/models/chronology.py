@@ -24,6 +24,7 @@ from triggers.models.events import (
     Event,
     EventTime,
     event_adapter,
+    group_moments,
 )
 from triggers.yamlmap import KeyPath, Located, format_key_path, load_yaml
 
@@ -102,13 +103,7 @@ class Chronology(BaseModel):
 
     def moments(self) -> list[list[Event]]:
         """Events grouped by the moment they happened, in time order (each group in file order)."""
-        groups: list[list[Event]] = []
-        for event in self.in_event_order():
-            if groups and groups[-1][0].at == event.at:
-                groups[-1].append(event)
-            else:
-                groups.append([event])
-        return groups
+        return group_moments(self.events)
 
     def event_ids(self) -> list[str]:
         """Every event's id, in file order."""
@@ -135,14 +130,11 @@ class _Reader:
         suggestion: str | None = None,
         line: int | None = None,
     ) -> None:
-        column = None
         if self.located is not None and line is None:
-            position = self.located.position(path, key=key)
-            if position is not None:
-                line, column = position.line, position.column
-        self.problems.append(
-            Problem(self.file, format_key_path(path), message, line, column, suggestion)
-        )
+            problem = self.located.problem(self.file, path, message, key=key, suggestion=suggestion)
+        else:
+            problem = Problem(self.file, format_key_path(path), message, line, None, suggestion)
+        self.problems.append(problem)
 
     def event(self, raw: Any, path: KeyPath, line: int | None = None) -> Event | None:
         if not isinstance(raw, Mapping):

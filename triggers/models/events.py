@@ -7,6 +7,7 @@ start of that day, a date-time without an offset is UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
@@ -53,6 +54,7 @@ __all__ = [
     "StrategyMeetingEvent",
     "Towards",
     "event_adapter",
+    "group_moments",
     "parse_time",
 ]
 
@@ -358,5 +360,17 @@ EVENT_MODELS: dict[str, type[BaseEvent]] = {
     for model in get_args(get_args(Event)[0])
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+
+
+def group_moments(events: Iterable[Event]) -> list[list[Event]]:
+    """Events grouped by the moment they happened, in time order (each group in given order)."""
+    groups: list[list[Event]] = []
+    for event in sorted(events, key=lambda e: e.at):
+        if groups and groups[-1][0].at == event.at:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return groups
+
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

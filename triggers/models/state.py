@@ -31,6 +31,7 @@ from triggers.models.events import (
     RegistrationStartedEvent,
     RiskAssessedEvent,
     RiskLevel,
+    group_moments,
 )
 
 __all__ = ["STATE_FIELDS", "CaseState", "StateField"]
@@ -126,13 +127,9 @@ class CaseState:
     def from_events(cls, events: Iterable[Event]) -> CaseState:
         """The state after `events`; those at the same moment are applied as `apply_moment` does."""
         state = cls()
-        moment: list[Event] = []
-        for event in sorted(events, key=lambda e: e.at):
-            if moment and moment[0].at != event.at:
-                state = state.apply_moment(moment)
-                moment = []
-            moment.append(event)
-        return state.apply_moment(moment)
+        for moment in group_moments(events):
+            state = state.apply_moment(moment)
+        return state
 
     def apply_moment(self, events: Iterable[Event]) -> CaseState:
         """The state after events that happened at the same moment.

@@ -49,7 +49,7 @@ from triggers.rules.model import (
     When,
 )
 from triggers.rules.template import Template, TemplateSyntaxError
-from triggers.yamlmap import KeyPath, Located, format_key_path
+from triggers.yamlmap import KeyPath, Located
 
 __all__ = ["SourceFile", "compile_rule_files", "durable_condition", "group_key", "window_key"]
 
@@ -100,15 +100,9 @@ class _Checker:
     def add(
         self, path: KeyPath, message: str, *, key: bool = False, suggestion: str | None = None
     ) -> None:
-        position = self.source.located.position(path, key=key)
         self.problems.append(
-            Problem(
-                self.source.file,
-                format_key_path(path),
-                message,
-                position.line if position else None,
-                position.column if position else None,
-                suggestion,
+            self.source.located.problem(
+                self.source.file, path, message, key=key, suggestion=suggestion
             )
         )
 
