@@ -24,6 +24,7 @@ from triggers.models.events import EVENT_TYPES, ORDERED_VALUES, Event
 from triggers.models.state import STATE_FIELDS, CaseState
 from triggers.rules.compiled import CompiledChange, CompiledRule, CompiledRuleSet
 from triggers.rules.compiler import group_key, window_key
+from triggers.rules.duration import Duration
 from triggers.rules.template import Template
 
 __all__ = ["CaseResult", "Engine", "event_values", "state_values"]
@@ -84,6 +85,25 @@ def _template_values(
     }
 
 
+@dataclass(frozen=True)
+class _TypePlan:
+    """What the rule set asks of every event of one type, worked out once per engine."""
+
+    lookback: tuple[Duration, ...]
+    deadlines: tuple[Duration, ...]
+    changes: tuple[CompiledChange, ...]
+    groups: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rules: CompiledRuleSet, event_type: str) -> _TypePlan:
+        return cls(
+            lookback=rules.lookback(event_type),
+            deadlines=rules.deadlines(event_type),
+            changes=rules.changes(event_type),
+            groups=tuple(group_key(g) for g in rules.absent_groups if event_type in g),
+        )
+
+
 class _CaseRun:
     """The evaluation of one case: its facts in durable_rules, retention, and alerts."""
 
@@ -101,12 +121,13 @@ class _CaseRun:
         self.retained: list[tuple[datetime, int, dict[str, Any]]] = []
         self.deadlines: list[datetime] = []
         self.clock: dict[str, Any] | None = None
-        # For each count rule, the events it counts that are still within its window.
-        self.members: dict[str, list[tuple[datetime, Event]]] = {}
+        # For each count rule, the events it counts (with their values) still in its window.
+        self.members: dict[str, list[tuple[Event, dict[str, Any]]]] = {}
         # For each compared value, the latest one per key (event type, `same` fields).
         self.previous: dict[tuple[Any, ...], Any] = {}
-        self.ranks: dict[tuple[Any, ...], int] = {}
-        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event]] = {}
+        # Per alert identity: its sort order, the alert, its trigger, and the rank of the
+        # other event it names (an `after` alert keeps the latest qualifying one).
+        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event, int]] = {}
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -130,13 +151,14 @@ class _CaseRun:
         end = until if until is not None else (moments[-1][0].at if moments else None)
         if end is not None:
             self.pass_deadlines(end, state, inclusive=True)
-        return self.throttled(sorted(self.alerts.values(), key=lambda item: item[0]))
+        raised = sorted(self.alerts.values(), key=lambda item: item[0])
+        return self.throttled([(alert, trigger) for _, alert, trigger, _ in raised])
 
-    def throttled(self, raised: Sequence[tuple[tuple[Any, ...], Alert, Event]]) -> list[Alert]:
+    def throttled(self, raised: Sequence[tuple[Alert, Event]]) -> list[Alert]:
         """Drop alerts that a rule's throttle suppresses, in event-time order."""
         last: dict[tuple[Any, ...], tuple[datetime, str | None]] = {}
         kept = []
-        for _, alert, trigger in raised:
+        for alert, trigger in raised:
             throttle = self.engine._by_id[alert.rule].throttle
             if throttle is None:
                 kept.append(alert)
@@ -169,18 +191,15 @@ class _CaseRun:
         count = rule.count
         assert count is not None  # only count rules have member firings
         since = count.window.before(event.at)
-        members = [m for m in self.members.get(rule.id, []) if m[0] >= since]
-        members.append((event.at, event))
-        self.members[rule.id] = members
+        members = [m for m in self.members.get(rule.id, []) if m[0].at >= since]
         values = event_values(event)
-        key = [values.get(name) for name in count.same]
-        counted = [
-            m for _, m in members if [event_values(m).get(name) for name in count.same] == key
-        ]
+        members.append((event, values))
+        self.members[rule.id] = members
+        counted = [(m, v) for m, v in members if all(v.get(f) == values.get(f) for f in count.same)]
         if count.distinct is None:
             number = len(counted)
         else:
-            number = len({event_values(m).get(count.distinct) for m in counted} - {None})
+            number = len({v.get(count.distinct) for _, v in counted} - {None})
         host, name = self.engine._host, self.engine._name
         tally = {
             "sid": self.case,
@@ -192,7 +211,7 @@ class _CaseRun:
             "state": _state_message(state),
         }
         for firing in host.assert_fact(name, tally)[1]:
-            self.raise_alerts(firing, state, counted=[m.id or "" for m in counted])
+            self.raise_alerts(firing, state, counted=[m.id or "" for m, _ in counted])
         host.retract_fact(name, tally)
 
     def set_clock(self, now: datetime) -> Sequence[Firing]:
@@ -213,19 +232,19 @@ class _CaseRun:
     def fact(self, event: Event, state: CaseState) -> dict[str, Any]:
         at = int(event.at.timestamp())
         values: dict[str, Any] = {**event_values(event), "at": at, "neg_at": -at}
-        for window in self.engine.rules.windows:
+        for window in self.engine._windows:
             key = window_key(window)
             high = int(window.after(event.at).timestamp())
             values[f"{key}_lo"] = int(window.before(event.at).timestamp())
             values[f"{key}_hi"] = high
             values[f"{key}_nhi"] = -high
-        for change in self.engine.rules.changes(event.type):
+        plan = self.engine._plans[event.type]
+        for change in plan.changes:
             direction = self.change(change, values)
             if direction is not None:
                 values[change.key] = direction
-        for group in self.engine.rules.absent_groups:
-            if event.type in group:
-                values[group_key(group)] = True
+        for group in plan.groups:
+            values[group] = True
         fact = {
             "sid": self.case,
             "id": self.engine._host.next_id(),
@@ -234,11 +253,10 @@ class _CaseRun:
             "event": values,
             "state": _state_message(state),
         }
-        for window in self.engine.rules.deadlines(event.type):
+        for window in plan.deadlines:
             heapq.heappush(self.deadlines, window.after(event.at))
-        lookback = self.engine.rules.lookback(event.type)
-        if lookback:
-            until = max(window.after(event.at) for window in lookback)
+        if plan.lookback:
+            until = max(window.after(event.at) for window in plan.lookback)
             heapq.heappush(self.retained, (until, self.seq[event.id or ""], fact))
         return fact
 
@@ -294,9 +312,8 @@ class _CaseRun:
             ids = tuple(sorted((other, trigger.id or ""), key=lambda i: self.seq[i]))
         for index, action in enumerate(rule.actions):
             key = (rule.id, index, trigger.id) if rule.after is not None else (rule.id, index, ids)
-            if key in self.alerts and self.ranks.get(key, 0) >= rank:
+            if key in self.alerts and self.alerts[key][3] >= rank:
                 continue
-            self.ranks[key] = rank
             params = {
                 name: value.render(values) if isinstance(value, Template) else value
                 for name, value in action.params.items()
@@ -312,7 +329,7 @@ class _CaseRun:
                 events=ids,
             )
             order = (at, self.engine._order[rule.id], index, ids)
-            self.alerts[key] = (order, alert, trigger)
+            self.alerts[key] = (order, alert, trigger, rank)
 
 
 class Engine:
@@ -324,6 +341,8 @@ class Engine:
         self._name = self._host.register(rules)
         self._by_id = {rule.id: rule for rule in rules.rules}
         self._order = {rule.id: index for index, rule in enumerate(rules.rules)}
+        self._windows = rules.windows
+        self._plans = {event_type: _TypePlan.of(rules, event_type) for event_type in EVENT_TYPES}
 
     def replay(self, chronology: Chronology, until: datetime | None = None) -> CaseResult:
         """Evaluate one case's events in event order and return the alerts raised.
@@ -347,7 +366,7 @@ class Engine:
     def _assert(self, case: str, fact: dict[str, Any]) -> Sequence[Firing]:
         """Assert an event fact; one no rule looks back to is retracted at once."""
         handled, firings = self._host.assert_fact(self._name, fact)
-        if handled and not self.rules.lookback(fact["event"]["type"]):
+        if handled and not self._plans[fact["event"]["type"]].lookback:
             self._host.retract_fact(self._name, fact)
         return firings
 
