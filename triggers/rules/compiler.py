@@ -271,6 +271,13 @@ class _Checker:
             )
         return checked
 
+    def _needs_field(
+        self, name: str, specs: Mapping[str, FieldSpec] | None, path: KeyPath, message: str
+    ) -> None:
+        """Report `message` at `path` when the known fields `specs` lack `name`."""
+        if specs and name not in specs:
+            self.add(path, message, suggestion=suggest(name, specs))
+
     def _throttle(
         self, throttle: str | Throttle | None, path: KeyPath, specs: Mapping[str, FieldSpec]
     ) -> CompiledThrottle | None:
@@ -281,12 +288,9 @@ class _Checker:
         where = path if isinstance(throttle, str) else (*path, "within")
         per = () if isinstance(throttle, str) else tuple(throttle.per or ())
         for i, name in enumerate(per):
-            if specs and name not in specs:
-                self.add(
-                    (*path, "per", i),
-                    f"this rule's event has no field {name!r}",
-                    suggestion=suggest(name, specs),
-                )
+            self._needs_field(
+                name, specs, (*path, "per", i), f"this rule's event has no field {name!r}"
+            )
         try:
             return CompiledThrottle(Duration.parse(within), per)
         except DurationError as error:
@@ -316,12 +320,9 @@ class _Checker:
                 f" {spec.describe()}, not a number or an ordered level",
             )
         for i, name in enumerate(changed.same or []):
-            if name not in specs:
-                self.add(
-                    (*path, "same", i),
-                    f"this rule's event has no field {name!r}",
-                    suggestion=suggest(name, specs),
-                )
+            self._needs_field(
+                name, specs, (*path, "same", i), f"this rule's event has no field {name!r}"
+            )
         if len(self.problems) > before:
             return None
         return CompiledChange(types, changed.field, tuple(changed.same or ()))
@@ -335,19 +336,20 @@ class _Checker:
             window = Duration.parse(count.within)
         except DurationError as error:
             self.add((*path, "within"), str(error))
-        if count.distinct is not None and specs and count.distinct not in specs:
-            self.add(
+        if count.distinct is not None:
+            self._needs_field(
+                count.distinct,
+                specs,
                 (*path, "distinct"),
                 f"this rule's event has no field {count.distinct!r} to count",
-                suggestion=suggest(count.distinct, specs),
             )
         for i, name in enumerate(count.same or []):
-            if specs and name not in specs:
-                self.add(
-                    (*path, "same", i),
-                    f"this rule's event has no field {name!r} to compare",
-                    suggestion=suggest(name, specs),
-                )
+            self._needs_field(
+                name,
+                specs,
+                (*path, "same", i),
+                f"this rule's event has no field {name!r} to compare",
+            )
         if count.distinct is not None and count.distinct in (count.same or []):
             self.add(
                 (*path, "distinct"), f"{count.distinct!r} cannot be both distinct and the same"
@@ -372,18 +374,12 @@ class _Checker:
             self.add((*path, "within"), str(error))
         for theirs, ours in related.pairs:
             where = (*path, "same", theirs) if isinstance(related.same, dict) else (*path, "same")
-            if types and theirs not in specs:
-                self.add(
-                    where,
-                    f"the other event has no field {theirs!r} to compare",
-                    suggestion=suggest(theirs, specs),
-                )
-            if trigger_specs is not None and ours not in trigger_specs:
-                self.add(
-                    where,
-                    f"the triggering event has no field {ours!r} to compare",
-                    suggestion=suggest(ours, trigger_specs),
-                )
+            self._needs_field(
+                theirs, specs, where, f"the other event has no field {theirs!r} to compare"
+            )
+            self._needs_field(
+                ours, trigger_specs, where, f"the triggering event has no field {ours!r} to compare"
+            )
         if len(self.problems) > before or not types:
             return None
         return CompiledRelation(types, condition, window, related.pairs)
