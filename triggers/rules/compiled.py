@@ -33,7 +33,9 @@ __all__ = [
     "RuleSource",
     "Scope",
     "Test",
+    "flatten",
     "holds",
+    "negate",
 ]
 
 Scope = Literal["event", "state"]
@@ -64,6 +66,61 @@ class AnyOf:
 
 
 Condition = Test | AllOf | AnyOf
+
+
+_NEGATION = {
+    "eq": "ne",
+    "ne": "eq",
+    "in": "not_in",
+    "not_in": "in",
+    "includes": "excludes",
+    "excludes": "includes",
+}
+_OPPOSITE_COMPARISON = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
+
+
+def flatten(condition: Condition) -> Condition:
+    """The same condition with nested AllOf/AnyOf of the same kind merged."""
+    if isinstance(condition, Test):
+        return condition
+    parts = tuple(flatten(part) for part in condition.parts)
+    merged: list[Condition] = []
+    for part in parts:
+        if isinstance(part, AllOf | AnyOf) and type(part) is type(condition):
+            merged.extend(part.parts)
+        else:
+            merged.append(part)
+    if len(merged) == 1:
+        return merged[0]
+    return AllOf(tuple(merged)) if isinstance(condition, AllOf) else AnyOf(tuple(merged))
+
+
+def negate(condition: Condition) -> Condition:
+    """The condition that holds exactly when `condition` does not (negation pushed to tests)."""
+    if isinstance(condition, AllOf):
+        return flatten(AnyOf(tuple(negate(p) for p in condition.parts)))
+    if isinstance(condition, AnyOf):
+        return flatten(AllOf(tuple(negate(p) for p in condition.parts)))
+    op = condition.op
+    if op == "present":
+        return Test(condition.scope, condition.field, op, not condition.value)
+    if op in _NEGATION:
+        return Test(condition.scope, condition.field, _NEGATION[op], condition.value)
+    if op == "includes_any":
+        return flatten(
+            AllOf(
+                tuple(
+                    Test(condition.scope, condition.field, "excludes", v) for v in condition.value
+                )
+            )
+        )
+    # Not "less than" includes "not recorded", which the opposite comparison does not.
+    return AnyOf(
+        (
+            Test(condition.scope, condition.field, "present", False),
+            Test(condition.scope, condition.field, _OPPOSITE_COMPARISON[op], condition.value),
+        )
+    )
 
 
 def _test_holds(test: Test, value: Any) -> bool:

@@ -34,6 +34,8 @@ from triggers.rules.compiled import (
     RuleSource,
     Scope,
     Test,
+    flatten,
+    negate,
 )
 from triggers.rules.duration import Duration, DurationError
 from triggers.rules.model import (
@@ -58,16 +60,7 @@ M = TypeVar("M", bound=BaseModel)
 #: Event fields a template may name besides the type-specific ones.
 _EVENT_TEMPLATE_NAMES = ("type", "at", "id", "source", "note", "recorded_at")
 _RULE_TEMPLATE_NAMES = ("id", "title")
-_NEGATION = {
-    "eq": "ne",
-    "ne": "eq",
-    "in": "not_in",
-    "not_in": "in",
-    "includes": "excludes",
-    "excludes": "includes",
-}
 _COMPARISON = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
-_OPPOSITE_COMPARISON = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
 
 
 @dataclass
@@ -192,7 +185,7 @@ class _Checker:
         if len(self.problems) > before or not when.types:
             return None
         position = self.source.located.position(path)
-        condition = _flatten(AllOf((when.where, when.case)))
+        condition = flatten(AllOf((when.where, when.case)))
         relation = when.relation
         if when.count is not None:
             durable = [{"m": _tally_pattern(rule.id, when.count, when.case)}]
@@ -260,7 +253,7 @@ class _Checker:
             checked.changed = self._changed(when.changed, (*path, "changed"), types, specs)
             if checked.changed is not None:
                 direction = Test("event", checked.changed.key, "eq", when.changed.direction)
-                checked.where = _flatten(AllOf((checked.where, direction)))
+                checked.where = flatten(AllOf((checked.where, direction)))
         if when.changed is not None and when.count is not None:
             self.add((*path, "changed"), "'changed' and 'count' cannot be combined")
         forms = [name for name in ("after", "absent", "count") if getattr(when, name) is not None]
@@ -418,12 +411,12 @@ class _Checker:
                 )
                 parts.append(AnyOf(inner) if name == "any" else AllOf(inner))
             elif name == "not":
-                parts.append(_negate(self._block(test, where, scope, specs)))
+                parts.append(negate(self._block(test, where, scope, specs)))
             elif name not in specs:
                 self._unknown_name(name, where, scope, specs)
             else:
                 parts.extend(self._tests(specs[name], test, where, scope))
-        return _flatten(AllOf(tuple(parts)))
+        return flatten(AllOf(tuple(parts)))
 
     def _unknown_name(
         self, name: str, path: KeyPath, scope: Scope, specs: Mapping[str, FieldSpec]
@@ -711,48 +704,6 @@ def _common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
         values = tuple(dict.fromkeys(v for s in (spec, *others) if s for v in s.values))
         result[name] = FieldSpec(name, spec.kind, values, spec.required)
     return result
-
-
-def _flatten(condition: Condition) -> Condition:
-    if isinstance(condition, Test):
-        return condition
-    parts = tuple(_flatten(part) for part in condition.parts)
-    merged: list[Condition] = []
-    for part in parts:
-        if isinstance(part, AllOf | AnyOf) and type(part) is type(condition):
-            merged.extend(part.parts)
-        else:
-            merged.append(part)
-    if len(merged) == 1:
-        return merged[0]
-    return AllOf(tuple(merged)) if isinstance(condition, AllOf) else AnyOf(tuple(merged))
-
-
-def _negate(condition: Condition) -> Condition:
-    if isinstance(condition, AllOf):
-        return _flatten(AnyOf(tuple(_negate(p) for p in condition.parts)))
-    if isinstance(condition, AnyOf):
-        return _flatten(AllOf(tuple(_negate(p) for p in condition.parts)))
-    op = condition.op
-    if op == "present":
-        return Test(condition.scope, condition.field, op, not condition.value)
-    if op in _NEGATION:
-        return Test(condition.scope, condition.field, _NEGATION[op], condition.value)
-    if op == "includes_any":
-        return _flatten(
-            AllOf(
-                tuple(
-                    Test(condition.scope, condition.field, "excludes", v) for v in condition.value
-                )
-            )
-        )
-    # Not "less than" includes "not recorded", which the opposite comparison does not.
-    return AnyOf(
-        (
-            Test(condition.scope, condition.field, "present", False),
-            Test(condition.scope, condition.field, _OPPOSITE_COMPARISON[op], condition.value),
-        )
-    )
 
 
 def durable_condition(condition: Condition) -> dict[str, Any] | None:
