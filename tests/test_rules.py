@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import RULES, chronology
 from triggers import CaseState, Engine, RuleFileError, load_rules
+from triggers.cli import cli
 from triggers.engine import event_values, state_values
+from triggers.models.events import EVENT_TYPES
 from triggers.rules import default_rules_path
 
 HEADER = "rules:\n  - id: r1\n    title: t\n    learning: l\n"
@@ -37,6 +41,22 @@ def test_the_version_follows_the_content(tmp_path: Path) -> None:
     b = load_rules(rule_file(tmp_path, text + "\n# a comment\n", "b.yaml"))
     assert a.version == load_rules(RULES).version
     assert a.version != b.version
+
+
+FLAG = "    then:\n      - {action: flag, reason: r}\n"
+
+
+def more_rules(last: int, when: Callable[[int], str]) -> str:
+    """Rules r2..r`last` after the header's r1, each with `when(i)` as its `when` body."""
+    return "".join(
+        f"  - id: r{i}\n    title: t\n    learning: l\n    when:\n{when(i)}{FLAG}"
+        for i in range(2, last + 1)
+    )
+
+
+def spread(i: int, offset: int = 0) -> str:
+    """An event type chosen by number, so that generated rules spread over the catalogue."""
+    return EVENT_TYPES[(i + offset) % len(EVENT_TYPES)]
 
 
 BROKEN_RULES: list[tuple[str, str | list[str]]] = [
@@ -166,6 +186,116 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
         "    then:\n      - {action: flag, reason: r}\n",
         "7:7: rules[0].when.event: duplicate key 'event' (first at line 6)",
     ),
+    (
+        "    when:\n      event: arrest\n      after: {event: conviction, within: 3 fortnights}\n"
+        + FLAG,
+        "7:42: rules[0].when.after.within: '3 fortnights' is not a duration: write a whole number"
+        " and a unit, such as 72h, 28d, 2w, 12 months or 1 year",
+    ),
+    (
+        "    when:\n      event: child_missing\n      absent:\n        event: return_interview\n"
+        "        within: 72h\n        where: {child: [a, b]}\n" + FLAG,
+        "10:16: rules[0].when.absent.where: conditions on an absent event can only be all-of tests"
+        " (equal, compare, present): 'any', 'not', lists of values and 'ne' cannot be checked for"
+        " an absence; write one rule for each alternative",
+    ),
+    (
+        "    when:\n      event: community_concern\n      count: {at_least: 0, within: 30d}\n"
+        + FLAG,
+        "7:25: rules[0].when.count.at_least: input should be greater than or equal to 2",
+    ),
+    (
+        "    when:\n      event: community_concern\n"
+        "      count: {at_least: 2, within: 30d, distinct: reportr}\n" + FLAG,
+        "7:51: rules[0].when.count.distinct: this rule's event has no field 'reportr' to count"
+        " (did you mean 'reporter'?)",
+    ),
+    (
+        "    when:\n      event: risk_assessed\n      changed: {field: tool, direction: down}\n"
+        + FLAG,
+        "7:24: rules[0].when.changed.field: 'tool' cannot go down or up: it is text, not a number"
+        " or an ordered level",
+    ),
+    (
+        "    when:\n      event: child_missing\n    throttle: {within: 30d, per: [chld]}\n" + FLAG,
+        "7:35: rules[0].throttle.per[0]: this rule's event has no field 'chld'"
+        " (did you mean 'child'?)",
+    ),
+    (
+        "    when:\n      event: arrest\n      after: {event: conviction, within: 1d}\n"
+        "      absent: {event: conviction, within: 1d}\n" + FLAG,
+        "8:15: rules[0].when.absent: a rule takes one time form: 'after' and 'absent' cannot be"
+        " combined",
+    ),
+    (
+        "    when:\n\t  event: arrest\n" + FLAG,
+        "6:1: YAML syntax error: tabs are not allowed in YAML indentation; use spaces",
+    ),
+    (
+        "    when:\n      event: [arrest\n" + FLAG,
+        "7:9: YAML syntax error: expected ',' or ']', but got ':'",
+    ),
+    # durable_rules' own limits (docs/durable-rules.md), refused before they are reached.
+    (
+        "    when:\n      event: new_pregnancy\n      after: {event: arrest, within: 1d}\n"
+        + FLAG
+        + more_rules(
+            65,
+            lambda i: f"      event: new_pregnancy\n      after: {{event: arrest, within: {i}d}}\n",
+        ),
+        [
+            f"514:5: rules[64].id: 65 rules involve {kind!r} events, but durable_rules matches one"
+            " event against at most 64 rules: combine rules that share an event and actions, or"
+            " remove some"
+            for kind in ("arrest", "new_pregnancy")
+        ],
+    ),
+    (
+        "    when:\n      event: arrest\n      absent: {event: conviction, within: 1d}\n"
+        + FLAG
+        + more_rules(
+            65,
+            lambda i: (
+                f"      event: {spread(i)}\n      absent: {{event: {spread(i, 1)}, within: 1d}}\n"
+            ),
+        ),
+        "514:5: rules[64].id: a rule set may hold at most 64 rules with 'absent' (the engine's"
+        " clock takes part in all of them) and this is number 65: combine absences that share a"
+        " window",
+    ),
+    (
+        "    when:\n      event: arrest\n      after: {event: conviction, within: 1h}\n"
+        + FLAG
+        + more_rules(
+            80,
+            lambda i: (
+                f"      event: {spread(i)}\n      after: {{event: {spread(i, 1)}, within: {i}h}}\n"
+            ),
+        ),
+        "570:5: rules[71].id: with this rule, a 'conviction' event would carry 256 properties into"
+        " durable_rules, which accepts at most 254: each different 'within' duration adds 3; use"
+        " fewer different durations",
+    ),
+    (
+        "    when:\n      event: arrest\n"
+        + FLAG
+        + more_rules(501, lambda i: f"      event: {spread(i)}\n"),
+        "3502:5: rules[500].id: a rule set may hold at most 500 rules and this is rule 501: combine"
+        " rules that share an event and actions, or remove some",
+    ),
+    (
+        "    when:\n      event: arrest\n      after: {event: conviction, within: 1d}\n"
+        + FLAG
+        + more_rules(
+            251,
+            lambda i: (
+                f"      event: {spread(i)}\n"
+                f"      after: {{event: {spread(i, 5)}, within: {i % 40 + 1}d}}\n"
+            ),
+        ),
+        "2002:5: rules[250].id: a rule set may hold at most 250 rules with 'after' or 'absent' and"
+        " this is number 251: combine rules that share an event and actions, or remove some",
+    ),
 ]
 
 
@@ -180,6 +310,24 @@ def test_rule_errors_name_file_line_and_column(
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:{text.replace('{file}', str(path))}" for text in wanted
     ]
+
+
+def test_broken_rules_table_is_large_enough() -> None:
+    assert len(BROKEN_RULES) >= 25
+
+
+@pytest.mark.parametrize(("body", "expected"), BROKEN_RULES)
+def test_rules_check_exits_1_and_prints_each_problem(
+    tmp_path: Path, body: str, expected: str | list[str]
+) -> None:
+    path = rule_file(tmp_path, HEADER + body)
+    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    assert result.exit_code == 1
+    # The console folds long lines; compare with whitespace runs collapsed.
+    printed = " ".join(result.stderr.split())
+    for text in [expected] if isinstance(expected, str) else expected:
+        wanted = f"{path}:{text.replace('{file}', str(path))}"
+        assert " ".join(wanted.split()) in printed
 
 
 def test_all_problems_in_all_files_are_reported(tmp_path: Path) -> None:

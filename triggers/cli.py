@@ -61,15 +61,22 @@ def _snippet(problem: Problem, cache: dict[str, list[str]]) -> str | None:
     return f"    {text}\n    {caret}"
 
 
+def _print_problem(
+    problem: Problem, label: str, console: Console, cache: dict[str, list[str]]
+) -> None:
+    """One problem with its place, and the source line with a caret under it."""
+    console.print(f"{label} {escape(str(problem))}")
+    snippet = _snippet(problem, cache)
+    if snippet:
+        console.print(escape(snippet), style="dim")
+
+
 def report_error(error: TriggersError, console: Console) -> None:
     """Print an error to standard error: each problem with its place and a caret under it."""
     if isinstance(error, InputError):
         cache: dict[str, list[str]] = {}
         for problem in error.problems:
-            console.print(f"[red]error:[/red] {escape(str(problem))}")
-            snippet = _snippet(problem, cache)
-            if snippet:
-                console.print(escape(snippet), style="dim")
+            _print_problem(problem, "[red]error:[/red]", console, cache)
         noun = "problem" if len(error.problems) == 1 else "problems"
         console.print(f"{len(error.problems)} {noun} in {', '.join(error.files)}")
     else:
@@ -273,16 +280,28 @@ def rules() -> None:
 
 @rules.command("check")
 @click.argument("path", required=False, type=click.Path())
-def rules_check(path: str | None) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings as well as on errors.")
+def rules_check(path: str | None, strict: bool) -> None:
     """Check the rule files at PATH (default: the shipped rules) against the event catalogue.
 
-    Every problem in every file is reported with file, line and column. Exits 0 when
-    the rules are clean, 1 when there are problems.
+    Every problem in every file is reported with file, line and column. Rules that can
+    never fire, or that another rule shadows, are warnings. Exits 0 when the rules
+    have no errors, 1 when they have (or, with --strict, when there are warnings).
     """
     err = _stderr()
     compiled = _load_rules_or_exit(path, err)
+    cache: dict[str, list[str]] = {}
+    for warning in compiled.warnings:
+        _print_problem(warning, "[yellow]warning:[/yellow]", err, cache)
     files = ", ".join(compiled.files)
-    err.print(f"{len(compiled.rules)} rule(s) in {files}: no problems (version {compiled.version})")
+    found = len(compiled.warnings)
+    noun = "warning" if found == 1 else "warnings"
+    err.print(
+        f"{len(compiled.rules)} rule(s) in {files}: no errors, {found} {noun}"
+        f" (version {compiled.version})"
+    )
+    if strict and found:
+        raise SystemExit(1)
 
 
 def _action_text(action: CompiledAction) -> str:

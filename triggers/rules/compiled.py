@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from triggers.errors import Problem
 from triggers.rules.duration import Duration
 from triggers.rules.template import Template
 
@@ -263,6 +264,8 @@ class CompiledRuleSet:
     rules: tuple[CompiledRule, ...]
     version: str
     files: tuple[str, ...]
+    #: Rules that are valid but can never fire or that another rule shadows.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def windows(self) -> tuple[Duration, ...]:

@@ -38,6 +38,8 @@ from triggers.rules.compiled import (
     negate,
 )
 from triggers.rules.duration import Duration, DurationError
+from triggers.rules.limits import check_limits
+from triggers.rules.lint import rule_warnings
 from triggers.rules.model import (
     COMBINATORS,
     OPERATORS,
@@ -829,9 +831,14 @@ def _absence_patterns(
 
 
 def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
-    """Check and compile rule files; raises `RuleFileError` with every problem in every file."""
+    """Check and compile rule files; raises `RuleFileError` with every problem in every file.
+
+    Rules that are valid but can never fire, or that another rule shadows, come back
+    as the rule set's `warnings`.
+    """
     problems: list[Problem] = []
     compiled: list[CompiledRule] = []
+    placed: dict[str, tuple[SourceFile, int]] = {}
     first_seen: dict[str, tuple[str, int | None]] = {}
     for source in sources:
         checker = _Checker(source)
@@ -850,11 +857,25 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
             result = checker.rule(index, raw)
             if result is not None:
                 compiled.append(result)
+                placed[result.id] = (source, index)
         problems.extend(sorted(checker.problems, key=lambda p: (p.line or 0, p.column or 0)))
+    if problems:
+        raise RuleFileError(problems)
+
+    def locate(rule: CompiledRule, message: str, part: tuple[str, ...] = ("id",)) -> Problem:
+        source, index = placed[rule.id]
+        return source.located.problem(source.file, ("rules", index, *part), message, key=True)
+
+    problems = check_limits(compiled, locate)
     if problems:
         raise RuleFileError(problems)
     digest = hashlib.sha256()
     for text in sorted(source.text for source in sources):
         digest.update(text.encode())
         digest.update(b"\0")
-    return CompiledRuleSet(tuple(compiled), digest.hexdigest()[:16], tuple(s.file for s in sources))
+    return CompiledRuleSet(
+        tuple(compiled),
+        digest.hexdigest()[:16],
+        tuple(s.file for s in sources),
+        tuple(rule_warnings(compiled, locate)),
+    )

@@ -1,0 +1,162 @@
+"""durable_rules' own limits, checked when a rule set is compiled.
+
+durable_rules fails late and obscurely when a rule set exceeds its fixed-size
+tables (error 303 while asserting a fact, 108 or a hang while registering), so
+the compiler refuses such a rule set up front, naming the rule that goes over.
+The figures are measured with durable_rules 2.0.28 (docs/durable-rules.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from triggers.errors import Problem
+from triggers.models.events import EVENT_TYPES, BaseEvent
+from triggers.models.state import STATE_FIELDS
+from triggers.rules.catalogue import event_fields
+from triggers.rules.compiled import CompiledRule
+
+__all__ = [
+    "MAX_CORRELATION_RULES",
+    "MAX_PROPERTIES",
+    "MAX_RULES",
+    "MAX_RULES_PER_MESSAGE",
+    "check_limits",
+    "message_properties",
+]
+
+#: One fact may take part in at most this many rules (durable_rules' 64-entry match stack).
+MAX_RULES_PER_MESSAGE = 64
+#: Rules in one rule set, and rules among them that relate two facts (`after`, `absent`).
+MAX_RULES = 500
+MAX_CORRELATION_RULES = 250
+#: Properties of one fact, nested ones included (durable_rules stops at 255).
+MAX_PROPERTIES = 254
+
+# The fact the engine asserts for an event: sid, id, kind, seq, event, state; inside
+# `event`: type, id, source, at, neg_at, the type's own fields, then per window its
+# low, high and negated high bound, per compared value its direction, per absent group
+# a flag. Inside `state`: every case-state value, a set also one property per member.
+_FACT_PROPERTIES = 6
+_EVENT_PROPERTIES = 5
+_PROPERTIES_PER_WINDOW = 3
+_STATE_PROPERTIES = sum(
+    1 + (len(field.values) if field.kind == "set" else 0) for field in STATE_FIELDS.values()
+)
+_COMMON_FIELDS = {*BaseEvent.model_fields, "type"}
+
+Locate = Callable[[CompiledRule, str], Problem]
+
+
+def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
+    """The most properties a fact for an `event_type` event can have under `rules`."""
+    own = [name for name in event_fields(event_type) if name not in _COMMON_FIELDS]
+    windows = {
+        relation.window
+        for rule in rules
+        for relation in (rule.after, rule.absent)
+        if relation is not None
+    }
+    changes = {
+        rule.changed.key
+        for rule in rules
+        if rule.changed is not None and event_type in rule.changed.event_types
+    }
+    groups = {
+        rule.absent.event_types
+        for rule in rules
+        if rule.absent is not None
+        and len(rule.absent.event_types) > 1
+        and event_type in rule.absent.event_types
+    }
+    return (
+        _FACT_PROPERTIES
+        + _EVENT_PROPERTIES
+        + len(own)
+        + _PROPERTIES_PER_WINDOW * len(windows)
+        + len(changes)
+        + len(groups)
+        + _STATE_PROPERTIES
+    )
+
+
+def _widest(rules: Sequence[CompiledRule]) -> tuple[str, int]:
+    """The event type whose facts carry the most properties, and how many."""
+    counts = {event_type: message_properties(event_type, rules) for event_type in EVENT_TYPES}
+    widest = max(counts, key=lambda event_type: counts[event_type])
+    return widest, counts[widest]
+
+
+def _involves(rule: CompiledRule, event_type: str) -> bool:
+    return any(
+        event_type in types
+        for types in (
+            rule.event_types,
+            rule.after.event_types if rule.after else (),
+            rule.absent.event_types if rule.absent else (),
+        )
+    )
+
+
+def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]:
+    """Problems, each at the first rule that goes over one of durable_rules' limits."""
+    problems: list[Problem] = []
+    if len(rules) > MAX_RULES:
+        problems.append(
+            locate(
+                rules[MAX_RULES],
+                f"a rule set may hold at most {MAX_RULES} rules and this is rule"
+                f" {MAX_RULES + 1}: combine rules that share an event and actions, or remove some",
+            )
+        )
+    correlated = [r for r in rules if r.after is not None or r.absent is not None]
+    if len(correlated) > MAX_CORRELATION_RULES:
+        problems.append(
+            locate(
+                correlated[MAX_CORRELATION_RULES],
+                f"a rule set may hold at most {MAX_CORRELATION_RULES} rules with 'after' or"
+                f" 'absent' and this is number {MAX_CORRELATION_RULES + 1}:"
+                " combine rules that share an event and actions, or remove some",
+            )
+        )
+    absent = [r for r in rules if r.absent is not None]
+    if len(absent) > MAX_RULES_PER_MESSAGE:
+        problems.append(
+            locate(
+                absent[MAX_RULES_PER_MESSAGE],
+                f"a rule set may hold at most {MAX_RULES_PER_MESSAGE} rules with 'absent'"
+                " (the engine's clock takes part in all of them) and this is number"
+                f" {MAX_RULES_PER_MESSAGE + 1}: combine absences that share a window",
+            )
+        )
+    for event_type in EVENT_TYPES:
+        involved = [r for r in rules if _involves(r, event_type)]
+        if len(involved) > MAX_RULES_PER_MESSAGE:
+            problems.append(
+                locate(
+                    involved[MAX_RULES_PER_MESSAGE],
+                    f"{len(involved)} rules involve {event_type!r} events, but durable_rules"
+                    f" matches one event against at most {MAX_RULES_PER_MESSAGE} rules:"
+                    " combine rules that share an event and actions, or remove some",
+                )
+            )
+    if _widest(rules)[1] > MAX_PROPERTIES:
+        # Properties only grow as rules are added: find the first rule that goes over.
+        low, high = 0, len(rules) - 1
+        while low < high:
+            middle = (low + high) // 2
+            if _widest(rules[: middle + 1])[1] > MAX_PROPERTIES:
+                high = middle
+            else:
+                low = middle + 1
+        widest, count = _widest(rules[: low + 1])
+        problems.append(
+            locate(
+                rules[low],
+                f"with this rule, a {widest!r} event would carry {count} properties into"
+                f" durable_rules, which accepts at most {MAX_PROPERTIES}: each different"
+                f" 'within' duration adds {_PROPERTIES_PER_WINDOW}; use fewer different"
+                " durations",
+            )
+        )
+    return problems
