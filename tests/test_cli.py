@@ -139,6 +139,7 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
         ["rules", "check"],
         ["rules", "list"],
         ["rules", "schema"],
+        ["rules", "test"],
         ["events"],
         ["events", "schema"],
     ],
@@ -154,7 +155,7 @@ def test_every_command_is_tested_for_help() -> None:
     assert sorted(cli.commands) == ["events", "replay", "rules"]
     rules, events = cli.commands["rules"], cli.commands["events"]
     assert isinstance(rules, click.Group) and isinstance(events, click.Group)
-    assert sorted(rules.commands) == ["check", "list", "schema"]
+    assert sorted(rules.commands) == ["check", "list", "schema", "test"]
     assert sorted(events.commands) == ["schema"]
 
 

@@ -43,8 +43,8 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
         assert hasattr(imported, name), f"{module}.__all__ names missing {name!r}"
 
 
-# Which layers each layer may import: models → rules → engine → store → cli.
-LAYERS = ["errors", "yamlmap", "models", "rules", "engine", "store", "cli"]
+# Which layers each layer may import: models → rules → engine → ruletests → store → cli.
+LAYERS = ["errors", "yamlmap", "models", "rules", "engine", "ruletests", "store", "cli"]
 THIRD_PARTY = {
     "durable": "engine/durable.py",
     "durable_rules_engine": "engine/durable.py",
@@ -123,16 +123,31 @@ def test_the_wheel_ships_the_default_rules(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         assert "triggers/default_rules/core.yaml" in names
+        assert "triggers/default_rules/core.test.yaml" in names
         archive.extractall(tmp_path / "site")
-    # Installed from the wheel (no source checkout beside it), the shipped rules load.
-    code = "import triggers; r = triggers.load_rules(); print(triggers.default_rules_path(), len(r.rules))"
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-        cwd=tmp_path,
-    ).stdout
-    assert out.startswith(str(tmp_path / "site" / "triggers" / "default_rules"))
+
+    def installed(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Python code run against the unpacked wheel, away from the source checkout."""
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            cwd=tmp_path,
+        )
+
+    # Installed from the wheel (no source checkout beside it), the shipped rules load ...
+    shipped = tmp_path / "site" / "triggers" / "default_rules"
+    out = installed(
+        "import triggers; r = triggers.load_rules(); print(triggers.default_rules_path(), len(r.rules))"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(str(shipped))
+    # ... and so do the rule tests shipped beside them, with `triggers rules test`.
+    found = installed("import triggers; print(*map(str, triggers.rule_test_files()))")
+    assert found.stdout == f"{shipped / 'core.test.yaml'}\n"
+    tested = installed("from triggers.cli import main; main()", "rules", "test")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested.stderr.endswith(" tests, 0 failed\n")

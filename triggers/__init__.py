@@ -18,6 +18,7 @@ from triggers.errors import (
     InputError,
     Problem,
     RuleFileError,
+    RuleTestError,
     StoreError,
     TriggersError,
 )
@@ -34,6 +35,15 @@ from triggers.models import (
     parse_chronology,
 )
 from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path, load_rules
+from triggers.ruletests import (
+    AlertPattern,
+    RuleTest,
+    RuleTestFailure,
+    RuleTestResult,
+    load_rule_tests,
+    rule_test_files,
+    run_rule_tests,
+)
 from triggers.store import SaveSummary, Store
 
 __version__ = "0.1.0"
@@ -44,6 +54,7 @@ __all__ = [
     "STATE_FIELDS",
     "ActionError",
     "Alert",
+    "AlertPattern",
     "CaseResult",
     "CaseState",
     "Chronology",
@@ -57,6 +68,10 @@ __all__ = [
     "Outcome",
     "Problem",
     "RuleFileError",
+    "RuleTest",
+    "RuleTestError",
+    "RuleTestFailure",
+    "RuleTestResult",
     "SaveSummary",
     "Store",
     "StoreError",
@@ -64,6 +79,9 @@ __all__ = [
     "__version__",
     "default_rules_path",
     "load_chronologies",
+    "load_rule_tests",
     "load_rules",
     "parse_chronology",
+    "rule_test_files",
+    "run_rule_tests",
 ]

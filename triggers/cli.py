@@ -25,6 +25,7 @@ from triggers.engine import CaseResult, Engine
 from triggers.errors import InputError, Problem, TriggersError
 from triggers.models import Alert, Event, chronology_schema, load_chronologies, parse_time
 from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules, rule_file_schema
+from triggers.ruletests import RuleTestResult, load_rule_tests, rule_test_files, run_rule_tests
 from triggers.store import STORE_ENV, Store, store_url
 
 __all__ = ["main"]
@@ -275,7 +276,7 @@ def replay(
 
 @cli.group()
 def rules() -> None:
-    """Check and list rule sets."""
+    """Check, list and test rule sets."""
 
 
 @rules.command("check")
@@ -337,6 +338,46 @@ def rules_list(path: str | None) -> None:
 def rules_schema() -> None:
     """Print a JSON Schema of the rule file format, for editors to validate and complete."""
     click.echo(json.dumps(rule_file_schema(), indent=2))
+
+
+def _run_rule_tests_or_exit(
+    path: str | None, rules: CompiledRuleSet, console: Console
+) -> list[RuleTestResult]:
+    try:
+        return run_rule_tests(load_rule_tests(rule_test_files(path), rules), rules)
+    except TriggersError as error:
+        report_error(error, console)
+        raise SystemExit(1) from None
+
+
+@rules.command("test")
+@click.argument("path", required=False, type=click.Path())
+def rules_test(path: str | None) -> None:
+    """Run the rule tests beside the rules at PATH (default: the shipped rules).
+
+    PATH is a rule file or a directory; its tests are the *.test.yaml files beside it
+    (for a rule file core.yaml: core.test.yaml and core.*.test.yaml). Each test
+    replays a short chronology and checks that the alerts it expects are raised and
+    those it forbids are not. Each failure is shown with its file and line, what was
+    expected and what was got. Exits 0 when every test passes, 1 when any fails or a
+    rule or test file has problems.
+    """
+    err = _stderr()
+    compiled = _load_rules_or_exit(path, err)
+    results = _run_rule_tests_or_exit(path, compiled, err)
+    out = Console(highlight=False, soft_wrap=True)
+    failed = [result for result in results if not result.passed]
+    for result in failed:
+        where = result.file if result.line is None else f"{result.file}:{result.line}"
+        out.print(f"[red]{escape(where)}: test '{escape(result.name)}'[/red]")
+        for failure in result.failures:
+            for line in failure.explain():
+                out.print(f"    {escape(line)}")
+    colour = "red" if failed else "green"
+    noun = "test" if len(results) == 1 else "tests"
+    err.print(f"[{colour}]{len(results)} {noun}, {len(failed)} failed[/{colour}]")
+    if failed:
+        raise SystemExit(1)
 
 
 @cli.group()

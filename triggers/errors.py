@@ -3,7 +3,8 @@
 TriggersError
 ├── InputError            bad input, each problem with file, line, column and key path
 │   ├── ChronologyError   a chronology file (YAML, JSON, JSONL) or event data
-│   └── RuleFileError     a rule file or rule set
+│   ├── RuleFileError     a rule file or rule set
+│   └── RuleTestError     a rule test file (*.test.yaml)
 ├── EngineError           the rule engine failed
 │   └── ActionError       a rule's action raised while being carried out
 └── StoreError            the store could not be read or written
@@ -22,6 +23,7 @@ __all__ = [
     "InputError",
     "Problem",
     "RuleFileError",
+    "RuleTestError",
     "StoreError",
     "TriggersError",
     "suggest",
@@ -80,6 +82,10 @@ class ChronologyError(InputError):
 
 class RuleFileError(InputError):
     """A rule file or rule set could not be read or is not valid."""
+
+
+class RuleTestError(InputError):
+    """A rule test file could not be read or is not valid."""
 
 
 class EngineError(TriggersError):

@@ -9,13 +9,14 @@ path came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from triggers.errors import Problem
 
-__all__ = ["KeyPath", "Located", "Position", "format_key_path", "load_yaml"]
+__all__ = ["KeyPath", "Located", "Position", "format_key_path", "load_yaml", "read_yaml_file"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -183,6 +184,20 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
         return Located(None), [Problem(file, "", "the YAML is nested too deeply to read")]
     finally:
         loader.dispose()
+
+
+def read_yaml_file(path: str | Path, kind: str) -> tuple[str, Located, list[Problem]]:
+    """Read and parse a YAML file: its text, the data with positions, and any problems.
+
+    A file that cannot be read is one problem, naming it as a `kind` ("rule file").
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return "", Located(None), [Problem(file, "", f"cannot read the {kind}: {error}")]
+    located, problems = load_yaml(text, file)
+    return text, located, problems
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Problem:

@@ -9,6 +9,7 @@ from triggers.models.chronology import (
     derive_event_id,
     load_chronologies,
     parse_chronology,
+    read_chronology,
 )
 from triggers.models.events import (
     EVENT_MODELS,
@@ -45,4 +46,5 @@ __all__ = [
     "load_chronologies",
     "parse_chronology",
     "parse_time",
+    "read_chronology",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "derive_event_id",
     "load_chronologies",
     "parse_chronology",
+    "read_chronology",
 ]
 
 CHRONOLOGY_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
@@ -114,11 +115,16 @@ class Chronology(BaseModel):
 
 
 class _Reader:
-    """Collects problems while turning raw data into validated models."""
+    """Collects problems while turning raw data into validated models.
 
-    def __init__(self, file: str, located: Located | None) -> None:
+    `at` is where the chronology sits in the file's data (empty for a whole file):
+    problems are reported at their full key path.
+    """
+
+    def __init__(self, file: str, located: Located | None, at: KeyPath = ()) -> None:
         self.file = file
         self.located = located
+        self.at = at
         self.problems: list[Problem] = []
 
     def add(
@@ -130,6 +136,7 @@ class _Reader:
         suggestion: str | None = None,
         line: int | None = None,
     ) -> None:
+        path = (*self.at, *path)
         if self.located is not None and line is None:
             problem = self.located.problem(self.file, path, message, key=key, suggestion=suggestion)
         else:
@@ -250,7 +257,7 @@ class _Reader:
         for (path, _), event in zip(events, identified, strict=True):
             assert event.id is not None  # assigned by _with_ids
             if event.id in first and first[event.id][1] != event:
-                other = format_key_path(first[event.id][0])
+                other = format_key_path((*self.at, *first[event.id][0]))
                 self.add(
                     (*path, "id"),
                     f"event id {event.id!r} is already used by {other}",
@@ -272,9 +279,9 @@ def _kind(value: Any) -> str:
 
 
 def _document(
-    file: str, raw: Any, located: Located | None
+    file: str, raw: Any, located: Located | None, at: KeyPath = ()
 ) -> tuple[Chronology | None, list[Problem]]:
-    reader = _Reader(file, located)
+    reader = _Reader(file, located, at)
     header = reader.header(raw)
     if header is None:
         return None, reader.problems
@@ -384,6 +391,18 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
     if problems:
         raise ChronologyError(problems)
     return chronologies
+
+
+def read_chronology(raw: Any, file: str, located: Located, at: KeyPath = ()) -> Chronology:
+    """A chronology from YAML already loaded, such as one written inside a larger file.
+
+    `raw` is the data at key path `at` of `located`; problems are reported with their
+    full key path, line and column. Raises `ChronologyError` with every problem found.
+    """
+    chronology, problems = _document(file, raw, located, at)
+    if problems or chronology is None:
+        raise ChronologyError(problems)
+    return chronology
 
 
 def chronology_schema() -> dict[str, Any]:

@@ -12,11 +12,18 @@ from triggers.rules.compiled import (
     holds,
 )
 from triggers.rules.compiler import SourceFile, compile_rule_files
-from triggers.rules.loader import default_rules_path, load_rules, rule_files
+from triggers.rules.loader import (
+    RULE_TEST_SUFFIXES,
+    default_rules_path,
+    is_rule_test_file,
+    load_rules,
+    rule_files,
+)
 from triggers.rules.model import ActionSpec, Rule, RuleFile, When, rule_file_schema
 from triggers.rules.template import Template
 
 __all__ = [
+    "RULE_TEST_SUFFIXES",
     "ActionSpec",
     "AllOf",
     "AnyOf",
@@ -34,6 +41,7 @@ __all__ = [
     "compile_rule_files",
     "default_rules_path",
     "holds",
+    "is_rule_test_file",
     "load_rules",
     "rule_file_schema",
     "rule_files",

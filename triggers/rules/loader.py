@@ -7,11 +7,20 @@ from pathlib import Path
 from triggers.errors import Problem, RuleFileError
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.compiler import SourceFile, compile_rule_files
-from triggers.yamlmap import load_yaml
+from triggers.yamlmap import read_yaml_file
 
-__all__ = ["RULE_SUFFIXES", "default_rules_path", "load_rules", "rule_files"]
+__all__ = [
+    "RULE_SUFFIXES",
+    "RULE_TEST_SUFFIXES",
+    "default_rules_path",
+    "is_rule_test_file",
+    "load_rules",
+    "rule_files",
+]
 
 RULE_SUFFIXES = (".yaml", ".yml")
+#: Rule tests live beside the rules they test; they are never rule files themselves.
+RULE_TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 def default_rules_path() -> Path:
@@ -23,11 +32,23 @@ def default_rules_path() -> Path:
     return package.parent / "rules"
 
 
+def is_rule_test_file(path: str | Path) -> bool:
+    """Whether `path` names a rule test file (`*.test.yaml`) rather than a rule file."""
+    return Path(path).name.endswith(RULE_TEST_SUFFIXES)
+
+
 def rule_files(path: str | Path) -> list[Path]:
-    """The rule files at `path`: the file itself, or a directory's YAML files in name order."""
+    """The rule files at `path`: the file itself, or a directory's YAML files in name order.
+
+    Rule test files (`*.test.yaml`) beside the rules are not rule files.
+    """
     where = Path(path)
     if where.is_dir():
-        files = sorted(p for p in where.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
+        files = sorted(
+            p
+            for p in where.iterdir()
+            if p.suffix in RULE_SUFFIXES and not is_rule_test_file(p) and p.is_file()
+        )
         if not files:
             raise RuleFileError(
                 [Problem(str(where), "", "no rule files (*.yaml) in this directory")]
@@ -35,6 +56,10 @@ def rule_files(path: str | Path) -> list[Path]:
         return files
     if not where.exists():
         raise RuleFileError([Problem(str(where), "", "no such rule file or directory")])
+    if is_rule_test_file(where):
+        raise RuleFileError(
+            [Problem(str(where), "", "this is a rule test file (*.test.yaml), not a rule file")]
+        )
     return [where]
 
 
@@ -46,17 +71,11 @@ def load_rules(path: str | Path | None = None) -> CompiledRuleSet:
     sources: list[SourceFile] = []
     problems: list[Problem] = []
     for file in rule_files(default_rules_path() if path is None else path):
-        name = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(name, "", f"cannot read the rule file: {error}"))
-            continue
-        located, yaml_problems = load_yaml(text, name)
+        text, located, yaml_problems = read_yaml_file(file, "rule file")
         if yaml_problems:
             problems.extend(yaml_problems)
             continue
-        sources.append(SourceFile(name, text, located))
+        sources.append(SourceFile(str(file), text, located))
     try:
         compiled = compile_rule_files(sources)
     except RuleFileError as error:
