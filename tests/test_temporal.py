@@ -122,6 +122,43 @@ def test_within_another_kind_of_event(
     assert fired(within, [interview(BASE, child), missing(BASE + gap)]) == expected
 
 
+ALTERNATIVES = """
+rules:
+  - id: either
+    title: a missing episode or an interview, after a missing episode
+    learning: l
+    when:
+      event: [child_missing, return_interview]
+      after: {event: child_missing, within: 1d}
+    then:
+      - {action: flag, reason: r}
+  - id: listed-child
+    title: child a or b missing after an interview
+    learning: l
+    when:
+      event: child_missing
+      where: {child: [a, b]}
+      after: {event: return_interview, within: 1d}
+    then:
+      - {action: flag, reason: r}
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "expected"),
+    [(interview, missing, ["listed-child"]), (missing, interview, ["either"])],
+    ids=["interview then missing", "missing then interview"],
+)
+def test_alternatives_in_the_trigger_keep_its_window(
+    tmp_path: Path, first: Any, then: Any, expected: list[str]
+) -> None:
+    # durable_rules ignores correlated tests after an `$or` in a pattern (the trigger's
+    # two types, its list of children): each rule also fired with the later event as
+    # its trigger and the earlier one as the other.
+    engine = rules_engine(tmp_path, ALTERNATIVES)
+    assert fired(engine, [first(BASE), then(BASE + timedelta(hours=1))]) == expected
+
+
 def test_one_alert_per_trigger_naming_the_latest_other(within: Engine) -> None:
     events = [missing(BASE + timedelta(days=d)) for d in (0, 10, 20, 45)]
     case = chronology(events)

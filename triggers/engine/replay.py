@@ -100,7 +100,7 @@ class _TypePlan:
             lookback=rules.lookback(event_type),
             deadlines=rules.deadlines(event_type),
             changes=rules.changes(event_type),
-            groups=tuple(group_key(g) for g in rules.absent_groups if event_type in g),
+            groups=tuple(group_key(g) for g in rules.type_groups if event_type in g),
         )
 
 

@@ -302,13 +302,21 @@ class CompiledRuleSet:
         )
 
     @property
-    def absent_groups(self) -> tuple[tuple[str, ...], ...]:
-        """The sets of several event types whose absence some rule waits for."""
+    def type_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Sets of several event types that rules test through a flag on each event.
+
+        They are the types whose absence a rule waits for, and the types that trigger an
+        `after` rule (durable_rules mishandles `$or` in those patterns).
+        """
         return tuple(
             dict.fromkeys(
-                rule.absent.event_types
+                types
                 for rule in self.rules
-                if rule.absent is not None and len(rule.absent.event_types) > 1
+                for types in (
+                    rule.absent.event_types if rule.absent is not None else (),
+                    rule.event_types if rule.after is not None else (),
+                )
+                if len(types) > 1
             )
         )
 

@@ -780,16 +780,34 @@ def _durable_patterns(
         return _absence_patterns(types, trigger, relation)
     after = relation
     key = window_key(after.window)
-    trigger.append({"$lte": {f"event.{key}_lo": {"o": "event.at"}}})
-    trigger.append({"$lte": {"event.neg_at": {"o": "event.neg_at"}}})
+    correlated: list[dict[str, Any]] = [
+        {"$lte": {f"event.{key}_lo": {"o": "event.at"}}},
+        {"$lte": {"event.neg_at": {"o": "event.neg_at"}}},
+    ]
     if set(types) & set(after.event_types):
         # The same kind of event on both sides: the other one comes first in event order.
-        trigger.append({"$gt": {"seq": {"o": "seq"}}})
-    trigger.extend({f"event.{ours}": {"o": f"event.{theirs}"}} for theirs, ours in after.same)
+        correlated.append({"$gt": {"seq": {"o": "seq"}}})
+    correlated.extend({f"event.{ours}": {"o": f"event.{theirs}"}} for theirs, ours in after.same)
+    # durable_rules ignores correlated tests that follow an `$or` in the same pattern, and
+    # tests after a correlated one no longer filter before the join (docs/durable-rules.md):
+    # the trigger's types as a flag and its other plain tests first, alternatives last.
+    own = [{"kind": "event"}, _type_test(types)]
+    rest = durable_condition(condition)
+    if rest is not None:
+        own.extend(rest.get("$and", [rest]))
+    plain = [part for part in own if "$or" not in json.dumps(part)]
+    alternatives = [part for part in own if "$or" in json.dumps(part)]
     return [
         {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
-        {"m": {"$and": trigger}},
+        {"m": {"$and": [*plain, *correlated, *alternatives]}},
     ]
+
+
+def _type_test(types: Sequence[str]) -> dict[str, Any]:
+    """An event of one of `types`, without `$or`: several types through a membership flag."""
+    if len(types) == 1:
+        return {"event.type": types[0]}
+    return {f"event.{group_key(types)}": True}
 
 
 def _tally_pattern(rule_id: str, count: CompiledCount, case: Condition) -> dict[str, Any]:
@@ -812,11 +830,7 @@ def _absence_patterns(
     key = window_key(absent.window)
     # `$or` inside a `none` pattern is wrong in durable_rules (an event that matches no
     # alternative still counts): several types are tested through a membership flag.
-    other: list[dict[str, Any]] = [{"kind": "event"}]
-    if len(absent.event_types) == 1:
-        other.append({"event.type": absent.event_types[0]})
-    else:
-        other.append({f"event.{group_key(absent.event_types)}": True})
+    other: list[dict[str, Any]] = [{"kind": "event"}, _type_test(absent.event_types)]
     rest = durable_condition(absent.condition)
     if rest is not None:
         other.append(rest)

@@ -35,8 +35,9 @@ MAX_PROPERTIES = 254
 
 # The fact the engine asserts for an event: sid, id, kind, seq, event, state; inside
 # `event`: type, id, source, at, neg_at, the type's own fields, then per window its
-# low, high and negated high bound, per compared value its direction, per absent group
-# a flag. Inside `state`: every case-state value, a set also one property per member.
+# low, high and negated high bound, per compared value its direction, per group of types
+# tested as one (`CompiledRuleSet.type_groups`) a flag. Inside `state`: every case-state
+# value, a set also one property per member.
 _FACT_PROPERTIES = 6
 _EVENT_PROPERTIES = 5
 _PROPERTIES_PER_WINDOW = 3
@@ -63,11 +64,13 @@ def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
         if rule.changed is not None and event_type in rule.changed.event_types
     }
     groups = {
-        rule.absent.event_types
+        types
         for rule in rules
-        if rule.absent is not None
-        and len(rule.absent.event_types) > 1
-        and event_type in rule.absent.event_types
+        for types in (
+            rule.absent.event_types if rule.absent is not None else (),
+            rule.event_types if rule.after is not None else (),
+        )
+        if len(types) > 1 and event_type in types
     }
     return (
         _FACT_PROPERTIES
