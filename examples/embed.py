@@ -27,8 +27,10 @@ def main() -> int:
     with Store("sqlite://") as store:
         summary = store.save(result)
         stored = store.alerts(chronology.case)
-    for alert in stored:
-        print(f"{alert.at:%Y-%m-%d}  {alert.action:<28} {alert.priority:<7} {alert.reason}")
+    for item in stored:
+        alert = item.alert
+        due = f"{item.due_by:%Y-%m-%d}"
+        print(f"{alert.at:%Y-%m-%d}  {alert.action:<28} {item.status:<6} due {due}")
     print(f"{summary.new_alerts} alert(s) stored for case {summary.case}")
 
     # Data from outside is checked: every problem is reported, with where it is.

@@ -61,7 +61,7 @@ def test_replaying_twice_stores_no_duplicates(url: str) -> None:
     second = run("replay", str(MR_A), "--store", url)
     assert "stored 0 new event(s) and 0 new alert(s)" in second.stderr
     with Store(url) as store:
-        assert store.counts() == {"cases": 1, "events": 26, "alerts": 20}
+        assert store.counts() == {"cases": 1, "events": 26, "alerts": 20, "audit": 2}
 
 
 def test_the_store_can_come_from_the_environment(url: str) -> None:

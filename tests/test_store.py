@@ -19,16 +19,19 @@ def test_saving_twice_adds_nothing(engine: Engine, store: Store) -> None:
     second = store.save(engine.replay(case))
     assert (first.new_events, first.new_alerts) == (26, 20)
     assert (second.new_events, second.new_alerts) == (0, 0)
-    assert store.counts() == {"cases": 1, "events": 26, "alerts": 20}
+    assert store.counts() == {"cases": 1, "events": 26, "alerts": 20, "audit": 2}
 
 
 def test_alerts_and_events_round_trip(engine: Engine, store: Store) -> None:
     (case,) = load_chronologies(MR_A)
     result = engine.replay(case)
     store.save(result)
-    assert store.alerts(case.case) == list(result.alerts)
+    stored = store.alerts(case.case)
+    assert [s.alert for s in stored] == list(result.alerts)
+    assert {s.status for s in stored} == {"open"}
+    assert {s.rules_version for s in stored} == {result.rules_version}
     assert store.events(case.case) == case.in_event_order()
-    assert store.alerts()[0].at == datetime(2009, 4, 14, tzinfo=UTC)
+    assert stored[0].alert.at == datetime(2009, 4, 14, tzinfo=UTC)
     assert store.cases() == ["hh-ii-jj"]
 
 
@@ -38,13 +41,13 @@ def test_a_failure_midway_leaves_nothing_of_the_case(
     (case,) = load_chronologies(MR_A)
     result = engine.replay(case)
 
-    def fail(*_: Any) -> int:
+    def fail(*_: Any, **__: Any) -> int:
         raise StoreError("disk full")
 
-    monkeypatch.setattr(Store, "_add_alerts", fail)
+    monkeypatch.setattr(Store, "_merge_alerts", fail)
     with pytest.raises(StoreError, match="disk full"):
         store.save(result)
-    assert store.counts() == {"cases": 0, "events": 0, "alerts": 0}
+    assert store.counts() == {"cases": 0, "events": 0, "alerts": 0, "audit": 0}
     monkeypatch.undo()
     assert store.save(result).new_alerts == 20
 
@@ -55,7 +58,7 @@ def test_stored_events_are_never_changed(engine: Engine, store: Store) -> None:
     changed = {**event, "cause": "reset"}
     with pytest.raises(StoreError, match="event 'e1' is already stored with different content"):
         store.save(engine.replay(chronology([changed, {**event, "id": "e2"}])))
-    assert store.counts() == {"cases": 1, "events": 1, "alerts": 1}
+    assert store.counts() == {"cases": 1, "events": 1, "alerts": 1, "audit": 1}
 
 
 def test_the_store_url_comes_from_the_option_then_the_environment(

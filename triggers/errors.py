@@ -8,6 +8,10 @@ TriggersError
 ├── EngineError           the rule engine failed
 │   └── ActionError       a rule's action raised while being carried out
 └── StoreError            the store could not be read or written
+    ├── SchemaError       the database's schema is older or newer than this code
+    ├── NotFoundError     no such alert, case or rule-set version in the store
+    ├── LifecycleError    an alert cannot make that move (e.g. resolving a dismissed one)
+    └── ReasonRequiredError  the deployment requires a justification that was not given
 """
 
 from __future__ import annotations
@@ -21,9 +25,13 @@ __all__ = [
     "ChronologyError",
     "EngineError",
     "InputError",
+    "LifecycleError",
+    "NotFoundError",
     "Problem",
+    "ReasonRequiredError",
     "RuleFileError",
     "RuleTestError",
+    "SchemaError",
     "StoreError",
     "TriggersError",
     "suggest",
@@ -104,3 +112,19 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
     """The closest of `choices` to a misspelt `word`, if one is close enough."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+class SchemaError(StoreError):
+    """The database's schema is older or newer than this version of risk-triggers."""
+
+
+class NotFoundError(StoreError):
+    """No such alert, case or rule-set version in the store."""
+
+
+class LifecycleError(StoreError):
+    """An alert cannot make the requested move in its lifecycle."""
+
+
+class ReasonRequiredError(StoreError):
+    """The deployment requires a justification for this operation and none was given."""

@@ -37,6 +37,9 @@ class CaseResult:
     chronology: Chronology
     rules_version: str
     alerts: tuple[Alert, ...]
+    #: The rule set that raised the alerts, and how far the clock ran (None: the last event).
+    rules: CompiledRuleSet | None = None
+    until: datetime | None = None
 
     @property
     def case(self) -> str:
@@ -355,7 +358,7 @@ class Engine:
                 alerts = _CaseRun(self, chronology).run(chronology.moments(), until)
             finally:
                 self._host.delete_state(self._name, chronology.case)
-        return CaseResult(chronology, self.rules.version, tuple(alerts))
+        return CaseResult(chronology, self.rules.version, tuple(alerts), self.rules, until)
 
     def replay_all(
         self, chronologies: Iterable[Chronology], until: datetime | None = None

@@ -11,7 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from triggers.models.events import EventTime
 
-__all__ = ["ACTIONS", "PRIORITIES", "ActionName", "Alert", "ParamValue", "Priority"]
+__all__ = [
+    "ACTIONS",
+    "ALERT_STATUSES",
+    "DEFAULT_ACT_WITHIN",
+    "PRIORITIES",
+    "ActionName",
+    "Alert",
+    "AlertStatus",
+    "ParamValue",
+    "Priority",
+    "StatusChange",
+    "StoredAlert",
+]
 
 ActionName: TypeAlias = Literal[
     "reopen_assessment",
@@ -24,6 +36,14 @@ ActionName: TypeAlias = Literal[
 ]
 Priority: TypeAlias = Literal["low", "medium", "high", "urgent"]
 ParamValue: TypeAlias = str | int
+AlertStatus: TypeAlias = Literal["open", "acknowledged", "resolved", "dismissed", "superseded"]
+ALERT_STATUSES: tuple[AlertStatus, ...] = (
+    "open",
+    "acknowledged",
+    "resolved",
+    "dismissed",
+    "superseded",
+)
 
 #: The action vocabulary (version 1): each action's parameters and whether they are required.
 ACTIONS: dict[str, dict[str, bool]] = {
@@ -36,6 +56,18 @@ ACTIONS: dict[str, dict[str, bool]] = {
     "flag": {},
 }
 PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
+
+#: How long after an alert's event time someone should have acted on it, per action;
+#: a rule may set its own with `act_within` on the action.
+DEFAULT_ACT_WITHIN: dict[str, str] = {
+    "reopen_assessment": "5d",
+    "escalate_mappa": "5d",
+    "convene_strategy_meeting": "3d",
+    "notify_agency": "1d",
+    "review_risk_management_plan": "14d",
+    "escalate_case": "2d",
+    "flag": "7d",
+}
 
 
 class Alert(BaseModel):
@@ -72,3 +104,33 @@ class Alert(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The alert as a JSON object of the replay output contract."""
         return self.model_dump(mode="json")
+
+
+class StoredAlert(BaseModel):
+    """An alert as the store keeps it: its id, where it stands, and when it is due."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int
+    alert: Alert
+    status: AlertStatus
+    due_by: EventTime
+    rules_version: str
+    raised_at: EventTime
+    superseded_reason: str | None = None
+
+    def overdue(self, now: datetime) -> bool:
+        """Whether nobody has finished with the alert although it was due before `now`."""
+        return self.status in ("open", "acknowledged") and self.due_by < now
+
+
+class StatusChange(BaseModel):
+    """One step in an alert's lifecycle: who moved it to which status, when, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_id: int
+    status: AlertStatus
+    by: str
+    at: EventTime
+    note: str | None = None

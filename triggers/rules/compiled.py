@@ -180,6 +180,8 @@ class CompiledAction:
     params: Mapping[str, Template | int]
     priority: str
     reason: Template
+    #: How long after the alert's event time someone should have acted on it.
+    act_within: Duration
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,8 @@ class CompiledRuleSet:
     files: tuple[str, ...]
     #: Rules that are valid but can never fire or that another rule shadows.
     warnings: tuple[Problem, ...] = ()
+    #: The text of each file, as compiled (what the store records for this version).
+    texts: tuple[str, ...] = ()
 
     @property
     def windows(self) -> tuple[Duration, ...]:
@@ -329,6 +333,13 @@ class CompiledRuleSet:
                 if rule.absent is not None and event_type in rule.event_types
             )
         )
+
+    def act_within(self, rule_id: str, action: str) -> Duration:
+        """The time to act on an alert of `action` raised by the rule `rule_id`."""
+        for compiled in self.rule(rule_id).actions:
+            if compiled.action == action:
+                return compiled.act_within
+        raise KeyError(f"{rule_id}: {action}")
 
     def rule(self, rule_id: str) -> CompiledRule:
         """The rule with this id."""

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from triggers.errors import Problem, RuleFileError, suggest
-from triggers.models.alerts import ACTIONS
+from triggers.models.alerts import ACTIONS, DEFAULT_ACT_WITHIN
 from triggers.models.events import EVENT_TYPES, MAX_WHOLE, ORDERED_VALUES
 from triggers.rules.catalogue import FieldSpec, event_fields, state_fields
 from triggers.rules.compiled import (
@@ -618,9 +618,14 @@ class _Checker:
             else:
                 params[name] = value
         reason = self._template(spec.reason, (*path, "reason"), fields)
+        try:
+            act_within = Duration.parse(spec.act_within or DEFAULT_ACT_WITHIN[spec.action])
+        except DurationError as error:
+            self.add((*path, "act_within"), str(error))
+            ok = False
         if not ok or reason is None:
             return None
-        return CompiledAction(spec.action, params, spec.priority, reason)
+        return CompiledAction(spec.action, params, spec.priority, reason, act_within)
 
     def _template(
         self, text: str, path: KeyPath, fields: Mapping[str, FieldSpec]
@@ -892,4 +897,5 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
         digest.hexdigest()[:16],
         tuple(s.file for s in sources),
         tuple(rule_warnings(compiled, locate)),
+        tuple(s.text for s in sources),
     )

@@ -167,6 +167,10 @@ class ActionSpec(_Strict):
         min_length=1,
         description="why, for the practitioner; may name {event.field}, {case.field}, {rule.id}",
     )
+    act_within: StrictStr | None = Field(
+        default=None,
+        description="how long after the alert someone should act, such as 3d; defaults per action",
+    )
 
 
 class Throttle(_Strict):
