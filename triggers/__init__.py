@@ -10,7 +10,7 @@ Typical use as a library::
         store.save(result)
 """
 
-from triggers.engine import CaseResult, Engine
+from triggers.engine import CaseResult, Engine, Explanation, explain
 from triggers.errors import (
     ActionError,
     ChronologyError,
@@ -64,6 +64,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "Event",
+    "Explanation",
     "InputError",
     "Outcome",
     "Problem",
@@ -78,6 +79,7 @@ __all__ = [
     "TriggersError",
     "__version__",
     "default_rules_path",
+    "explain",
     "load_chronologies",
     "load_rule_tests",
     "load_rules",
