@@ -1,13 +1,21 @@
-"""Shared fixtures: the default rules, an engine, a temporary store, chronology builders."""
+"""Shared fixtures: the default rules, an engine, a temporary store, chronology builders.
+
+Every store the tests open comes from `store_url`: a new SQLite file by default, or
+a new database on a PostgreSQL server the tests start themselves (tests/postgres.py)
+when TRIGGERS_TEST_BACKEND=postgresql. scripts/check runs the suite both ways.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.postgres import PostgresServer, PostgresUnavailableError, postgres_server
 from triggers import Alert, Chronology, CompiledRuleSet, Engine, Store, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +47,61 @@ def engine(default_rules: CompiledRuleSet) -> Engine:
     return Engine(default_rules)
 
 
+BACKEND_ENV = "TRIGGERS_TEST_BACKEND"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def backend() -> str:
+    """The store backend this run tests: `$TRIGGERS_TEST_BACKEND`, SQLite by default."""
+    return os.environ.get(BACKEND_ENV) or "sqlite"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if backend() not in BACKENDS:
+        raise pytest.UsageError(
+            f"{BACKEND_ENV}={backend()!r}: expected one of {', '.join(BACKENDS)}"
+        )
+    config.addinivalue_line("markers", "sqlite_only: about SQLite itself; not run on PostgreSQL")
+
+
+def pytest_report_header() -> str:
+    return f"store backend: {backend()} ({BACKEND_ENV})"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if backend() != "sqlite" and item.get_closest_marker("sqlite_only"):
+        pytest.skip(f"about SQLite; this run is on {backend()}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server; failing, never skipping, when it cannot start."""
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(postgres_server())
+        except PostgresUnavailableError as error:
+            problem = f"{BACKEND_ENV}=postgresql, but PostgreSQL cannot be started: {error}"
+        else:
+            yield server
+            return
+    pytest.fail(problem, pytrace=False)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{tmp_path / 'store.sqlite'}") as opened:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty store on the backend under test."""
+    if backend() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    database = server.create_database()
+    yield server.url(database)
+    server.drop_database(database)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with Store(store_url) as opened:
         yield opened
 
 

@@ -20,8 +20,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.sqlite'}"
+def url(store_url: str) -> str:
+    return store_url
 
 
 def test_json_output_is_exactly_the_contract(url: str) -> None:

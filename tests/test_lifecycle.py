@@ -154,20 +154,20 @@ def test_every_operation_on_case_data_is_in_the_audit_log(engine: Engine, store:
 
 
 def test_the_actor_comes_from_the_argument_then_the_environment(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRIGGERS_ACTOR", "analyst-7")
-    with Store(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
+    with Store(store_url) as store:
         assert store.actor == "analyst-7"
-    with Store(f"sqlite:///{tmp_path / 'a.sqlite'}", actor="lead-2") as store:
+    with Store(store_url, actor="lead-2") as store:
         assert store.actor == "lead-2"
 
 
 def test_a_deployment_can_require_a_justification(
-    engine: Engine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRIGGERS_REQUIRE_REASON", "consultation,alteration")
-    with Store(f"sqlite:///{tmp_path / 'r.sqlite'}") as store:
+    with Store(store_url) as store:
         store.ingest([chronology(MOVE)], engine)
         with pytest.raises(ReasonRequiredError, match="requires a justification for consultation"):
             store.alerts()

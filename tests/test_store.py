@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 
 from tests.conftest import MR_A, chronology
 from triggers import Engine, Store, StoreError, load_chronologies
@@ -76,11 +77,17 @@ def test_a_bad_url_is_a_store_error() -> None:
         Store("nonsense")
 
 
-def test_an_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
+def test_an_unopenable_database_is_a_store_error(store_url: str, tmp_path: Path) -> None:
+    url = make_url(store_url)
+    if url.get_backend_name() == "sqlite":
+        missing = url.set(database=str(tmp_path / "missing-dir" / "store.sqlite"))
+    else:
+        missing = url.set(database="no_such_database")
     with pytest.raises(StoreError, match="cannot open the store"):
-        Store(f"sqlite:///{tmp_path / 'missing-dir' / 'store.sqlite'}")
+        Store(missing.render_as_string(hide_password=False))
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_uses_wal(tmp_path: Path, engine: Engine) -> None:
     path = tmp_path / "wal.sqlite"
     with Store(f"sqlite:///{path}") as opened:
