@@ -7,12 +7,14 @@ error. Exit status: 0 success, 1 bad rules or data (or a store failure),
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -24,9 +26,10 @@ from triggers import __version__
 from triggers.engine import CaseResult, Engine
 from triggers.errors import InputError, Problem, TriggersError
 from triggers.models import Alert, Event, chronology_schema, load_chronologies, parse_time
+from triggers.models.alerts import ALERT_STATUSES, AlertStatus, StoredAlert
 from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules, rule_file_schema
 from triggers.ruletests import RuleTestResult, load_rule_tests, rule_test_files, run_rule_tests
-from triggers.store import STORE_ENV, Store, store_url
+from triggers.store import ACTOR_ENV, STORE_ENV, Store, store_url
 
 __all__ = ["main"]
 
@@ -186,16 +189,7 @@ def _load_rules_or_exit(path: str | None, console: Console) -> CompiledRuleSet:
         raise SystemExit(1) from None
 
 
-@cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--rules",
-    "rules_path",
-    metavar="PATH",
-    type=click.Path(exists=True),
-    help="Rule file or directory of rule files (default: the shipped rules).",
-)
-@click.option(
+_store_option = click.option(
     "--store",
     "store",
     metavar="URL",
@@ -203,6 +197,35 @@ def _load_rules_or_exit(path: str | None, console: Console) -> CompiledRuleSet:
     show_envvar=True,
     help="SQLAlchemy URL of the store (default: sqlite:///triggers.sqlite).",
 )
+_by_option = click.option(
+    "--by",
+    "by",
+    metavar="NAME",
+    envvar=ACTOR_ENV,
+    show_envvar=True,
+    help="Who is acting, for the audit log (default: the OS user).",
+)
+_reason_option = click.option(
+    "--reason",
+    "reason",
+    metavar="TEXT",
+    help="Why, for the audit log (required where TRIGGERS_REQUIRE_REASON says so).",
+)
+_rules_option = click.option(
+    "--rules",
+    "rules_path",
+    metavar="PATH",
+    type=click.Path(exists=True),
+    help="Rule file or directory of rule files (default: the shipped rules).",
+)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_rules_option
+@_store_option
+@_by_option
+@_reason_option
 @click.option(
     "--until",
     "until",
@@ -220,9 +243,12 @@ def _load_rules_or_exit(path: str | None, console: Console) -> CompiledRuleSet:
     help="table: a timeline per case; json: the alerts as a JSON array.",
 )
 def replay(
+    *,
     files: Sequence[str],
     rules_path: str | None,
     store: str | None,
+    by: str | None,
+    reason: str | None,
     until: datetime | None,
     output: str,
 ) -> None:
@@ -237,7 +263,7 @@ def replay(
     rules = _load_rules_or_exit(rules_path, err)
     engine = Engine(rules)
     try:
-        database = Store(store_url(store))
+        database = Store(store_url(store), actor=by)
     except TriggersError as error:
         report_error(error, err)
         raise SystemExit(1) from None
@@ -249,7 +275,7 @@ def replay(
             try:
                 for chronology in load_chronologies(file):
                     result = engine.replay(chronology, until)
-                    summary = database.save(result)
+                    summary = database.save(result, reason=reason)
                     added_events += summary.new_events
                     added_alerts += summary.new_alerts
                     results.append(result)
@@ -389,6 +415,345 @@ def events() -> None:
 def events_schema() -> None:
     """Print a JSON Schema of chronology files, for editors to validate and complete."""
     click.echo(json.dumps(chronology_schema(), indent=2))
+
+
+# --- the store: alerts, explanation, ingestion, audit, erasure ---------------------
+
+
+@contextmanager
+def _open_store(url: str | None, by: str | None, console: Console) -> Iterator[Store]:
+    """The store, closed afterwards; any error is reported and exits 1."""
+    try:
+        with Store(store_url(url), actor=by) as opened:
+            yield opened
+    except TriggersError as error:
+        report_error(error, console)
+        raise SystemExit(1) from None
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else _until(value)
+
+
+@cli.group()
+def alerts() -> None:
+    """List stored alerts and move them through their lifecycle."""
+
+
+@alerts.command("list")
+@click.option("--case", "case", metavar="CASE", help="Only this case's alerts.")
+@click.option("--status", type=click.Choice(ALERT_STATUSES), help="Only alerts in this status.")
+@click.option("--rule", "rule", metavar="RULE", help="Only alerts raised by this rule id.")
+@click.option(
+    "--overdue", is_flag=True, help="Only open or acknowledged alerts past their due date."
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for reading; json or csv to export.",
+)
+@_store_option
+@_by_option
+@_reason_option
+def alerts_list(
+    *,
+    case: str | None,
+    status: AlertStatus | None,
+    rule: str | None,
+    overdue: bool,
+    output: str,
+    store: str | None,
+    by: str | None,
+    reason: str | None,
+) -> None:
+    """List stored alerts with their status and due date (the consultation is audited)."""
+    err = _stderr()
+    now = datetime.now(UTC)
+    operation = "alerts list" if output == "table" else f"alerts export ({output})"
+    with _open_store(store, by, err) as database:
+        found = database.alerts(
+            case,
+            status=status,
+            rule=rule,
+            overdue_at=now if overdue else None,
+            operation=operation,
+            reason=reason,
+        )
+    rows = [_alert_record(item, now) for item in found]
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(_ALERT_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {**row, "params": json.dumps(row["params"]), "events": " ".join(row["events"])}
+            )
+    else:
+        table = Table(title="alerts", caption=f"{len(found)} alert(s)")
+        for column in ("id", "case", "at", "rule", "action", "status", "due by"):
+            table.add_column(column)
+        for item in found:
+            due = f"{item.due_by:%Y-%m-%d}"
+            if item.overdue(now):
+                due = f"[red]{due} overdue[/red]"
+            table.add_row(
+                str(item.id),
+                escape(item.alert.case),
+                f"{item.alert.at:%Y-%m-%d}",
+                escape(item.alert.rule),
+                escape(_alert_text(item.alert)),
+                item.status,
+                due,
+            )
+        _stdout().print(table)
+
+
+_ALERT_COLUMNS = (
+    "id",
+    "case",
+    "rule",
+    "action",
+    "at",
+    "params",
+    "priority",
+    "reason",
+    "events",
+    "status",
+    "due_by",
+    "overdue",
+    "rules_version",
+    "superseded_reason",
+)
+
+
+def _alert_record(item: StoredAlert, now: datetime) -> dict[str, Any]:
+    """A stored alert as one flat record: the contract's alert plus its lifecycle."""
+    record: dict[str, Any] = {"id": item.id, **item.alert.to_json()}
+    record.update(
+        status=item.status,
+        due_by=item.model_dump(mode="json")["due_by"],
+        overdue=item.overdue(now),
+        rules_version=item.rules_version,
+        superseded_reason=item.superseded_reason,
+    )
+    return {name: record[name] for name in _ALERT_COLUMNS}
+
+
+def _lifecycle_command(name: str, note_required: bool, help_text: str) -> None:
+    @alerts.command(name, help=help_text)
+    @click.argument("alert_id", type=int)
+    @click.option(
+        "--note",
+        "note",
+        metavar="TEXT",
+        required=note_required,
+        help="What was done, or why" + ("" if note_required else " (optional)") + ".",
+    )
+    @_store_option
+    @_by_option
+    @_reason_option
+    def command(
+        alert_id: int, note: str | None, store: str | None, by: str | None, reason: str | None
+    ) -> None:
+        err = _stderr()
+        with _open_store(store, by, err) as database:
+            try:
+                if name == "ack":
+                    moved = database.acknowledge(alert_id, note=note, reason=reason)
+                elif name == "resolve":
+                    moved = database.resolve(alert_id, note=note or "", reason=reason)
+                else:
+                    moved = database.dismiss(alert_id, note=note or "", reason=reason)
+            except TriggersError as error:
+                report_error(error, err)
+                raise SystemExit(1) from None
+        err.print(f"alert {moved.id} is now {moved.status} (by {database.actor})")
+
+
+_lifecycle_command("ack", False, "Acknowledge alert ALERT_ID: someone has seen it and owns it.")
+_lifecycle_command(
+    "resolve", True, "Resolve alert ALERT_ID: the action was taken (--note says what)."
+)
+_lifecycle_command(
+    "dismiss", True, "Dismiss alert ALERT_ID: no action is needed (--note says why)."
+)
+
+
+@cli.command("explain")
+@click.argument("alert_id", type=int)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text to read; json for other systems.",
+)
+@_store_option
+@_by_option
+@_reason_option
+def explain_command(
+    alert_id: int, output: str, store: str | None, by: str | None, reason: str | None
+) -> None:
+    """Explain why alert ALERT_ID was raised: rule, version, events, state, timing, reason."""
+    err = _stderr()
+    with _open_store(store, by, err) as database:
+        try:
+            explanation = database.explain(alert_id, reason=reason)
+        except TriggersError as error:
+            report_error(error, err)
+            raise SystemExit(1) from None
+    if output == "json":
+        click.echo(json.dumps(explanation.model_dump(mode="json"), indent=2))
+    else:
+        out = _stdout()
+        for line in explanation.lines():
+            out.print(escape(line))
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_rules_option
+@_store_option
+@_by_option
+@_reason_option
+def ingest(
+    files: Sequence[str],
+    rules_path: str | None,
+    store: str | None,
+    by: str | None,
+    reason: str | None,
+) -> None:
+    """Append events to the store and evaluate each case's whole stored history.
+
+    Each FILE is usually JSONL (one event a line, each with its case); any chronology
+    format works. Events already stored change nothing; a late event re-evaluates its
+    case and supersedes alerts the corrected history no longer raises. Exits 1 if any
+    file failed (the others are still ingested).
+    """
+    err = _stderr()
+    engine = Engine(_load_rules_or_exit(rules_path, err))
+    failed = events = raised = superseded = 0
+    with _open_store(store, by, err) as database, _progress(len(files), err) as progress:
+        task = progress.add_task("ingesting", total=len(files)) if progress else None
+        for file in files:
+            try:
+                for summary in database.ingest(load_chronologies(file), engine, reason=reason):
+                    events += summary.new_events
+                    raised += summary.new_alerts
+                    superseded += summary.superseded
+            except TriggersError as error:
+                failed += 1
+                report_error(error, err)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    err.print(
+        f"ingested {events} new event(s); {raised} new alert(s), {superseded} superseded"
+        f" in {database.url}"
+    )
+    if failed:
+        err.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option(
+    "--now",
+    "now",
+    metavar="DATE",
+    help="Run the clocks on to DATE instead of the current time (a date alone is its start).",
+)
+@_rules_option
+@_store_option
+@_by_option
+@_reason_option
+def tick(
+    now: str | None,
+    rules_path: str | None,
+    store: str | None,
+    by: str | None,
+    reason: str | None,
+) -> None:
+    """Run every stored case's clock on to now, raising alerts whose deadline has passed."""
+    err = _stderr()
+    engine = Engine(_load_rules_or_exit(rules_path, err))
+    moment = _when(now) or datetime.now(UTC)
+    with _open_store(store, by, err) as database:
+        summaries = database.tick(engine, moment, reason=reason)
+    raised = sum(s.new_alerts for s in summaries)
+    err.print(
+        f"clock at {moment:%Y-%m-%d %H:%M} UTC: {raised} new alert(s) in {len(summaries)} case(s)"
+    )
+
+
+@cli.command()
+@click.option("--case", "case", metavar="CASE", help="Only entries about this case.")
+@click.option("--actor", "actor", metavar="NAME", help="Only entries by this actor.")
+@click.option("--since", "since", metavar="DATE", help="Only entries from DATE on.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for reading; json to export.",
+)
+@_store_option
+def audit(
+    case: str | None, actor: str | None, since: str | None, output: str, store: str | None
+) -> None:
+    """Read the audit log: who collected, consulted, altered or erased case data, and why."""
+    err = _stderr()
+    with _open_store(store, None, err) as database:
+        entries = database.audit(case=case, actor=actor, since=_when(since))
+    if output == "json":
+        click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
+        return
+    table = Table(
+        title="audit log", caption=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+    )
+    for column in ("when (UTC)", "actor", "activity", "operation", "case", "alerts", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}",
+            escape(entry.actor),
+            entry.activity,
+            escape(entry.operation),
+            escape(entry.case or ""),
+            ", ".join(str(a) for a in entry.alerts),
+            escape(entry.justification or ""),
+        )
+    _stdout().print(table)
+
+
+@cli.group()
+def case() -> None:
+    """Manage stored cases."""
+
+
+@case.command("erase")
+@click.argument("case_id", metavar="CASE")
+@click.option("--reason", "reason", required=True, metavar="TEXT", help="Why the case is erased.")
+@_store_option
+@_by_option
+def case_erase(case_id: str, reason: str, store: str | None, by: str | None) -> None:
+    """Erase CASE: remove its events and alerts, leaving only an erasure record and the log."""
+    err = _stderr()
+    with _open_store(store, by, err) as database:
+        try:
+            record = database.erase_case(case_id, reason=reason)
+        except TriggersError as error:
+            report_error(error, err)
+            raise SystemExit(1) from None
+    err.print(
+        f"erased case {record.case}: {record.events} event(s), {record.alerts} alert(s);"
+        f" recorded as erased by {record.by}"
+    )
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from triggers.engine.explain import Explanation, explain
 from triggers.engine.replay import CaseResult
 from triggers.engine.replay import Engine as ReplayEngine
 from triggers.errors import LifecycleError, NotFoundError, ReasonRequiredError, StoreError
@@ -48,6 +49,7 @@ from triggers.models.audit import ACTIVITIES, Activity, AuditEntry, ErasureRecor
 from triggers.models.chronology import Chronology
 from triggers.models.events import Event, event_adapter
 from triggers.rules.compiled import CompiledRuleSet
+from triggers.rules.loader import rules_from_texts
 
 __all__ = [
     "ACTOR_ENV",
@@ -521,26 +523,38 @@ class Store:
                         details={"clock": now.isoformat(), "rules_version": engine.rules.version},
                     )
                 summaries.append(SaveSummary(case_id, 0, len(added)))
+        with self._transaction() as session:
+            self._log(
+                session,
+                "collection",
+                "tick",
+                reason=reason,
+                details={
+                    "clock": now.isoformat(),
+                    "cases": len(summaries),
+                    "new_alerts": sum(s.new_alerts for s in summaries),
+                },
+            )
         return summaries
 
-    def _evaluate(self, session: Session, engine: ReplayEngine, case: _CaseRow) -> CaseResult:
-        """Replay the case's whole stored history, with its clock."""
+    def _chronology(self, session: Session, case: _CaseRow) -> Chronology:
+        """The case's whole stored history as a chronology."""
         rows = session.scalars(
             select(_EventRow)
             .where(_EventRow.case_id == case.id)
             .order_by(_EventRow.at, _EventRow.position)
         )
-        chronology = Chronology(
+        return Chronology(
             case=case.id,
             title=case.title,
             subject=case.subject,
             events=[event_adapter.validate_python(row.payload) for row in rows],
         )
-        last = max((e.at for e in chronology.events), default=None)
-        until = (
-            case.clock if case.clock is not None and (last is None or case.clock > last) else None
-        )
-        return engine.replay(chronology, until)
+
+    def _evaluate(self, session: Session, engine: ReplayEngine, case: _CaseRow) -> CaseResult:
+        """Replay the case's whole stored history, with its clock."""
+        chronology = self._chronology(session, case)
+        return engine.replay(chronology, _clock_beyond(chronology, case.clock))
 
     def _case(
         self, session: Session, chronology: Chronology, now: datetime, *, lock: bool = False
@@ -806,6 +820,42 @@ class Store:
             raise NotFoundError(f"no alert with id {alert_id} in this store")
         return row
 
+    def explain(self, alert_id: int, *, reason: str | None = None) -> Explanation:
+        """Why the alert was raised, by the rule-set version that raised it; logged.
+
+        The explanation is rebuilt from the stored events and the recorded rule
+        files; a superseded alert's explanation says why it was superseded.
+        """
+        self._check_reason("consultation", "explain", reason)
+        with self._transaction() as session:
+            row = self._alert_row(session, alert_id)
+            stored = _stored(row)
+            rule_set = session.get(_RuleSetRow, row.rules_version)
+            case = session.get(_CaseRow, row.case_id)
+            assert rule_set is not None and case is not None  # foreign keys
+            files = [(item["name"], item["text"]) for item in rule_set.files]
+            chronology = self._chronology(session, case)
+            clock = case.clock
+            self._log(
+                session,
+                "consultation",
+                "explain",
+                case=row.case_id,
+                alerts=[alert_id],
+                reason=reason,
+            )
+        rules = rules_from_texts(files)
+        explanation = explain(rules, chronology, stored.alert, _clock_beyond(chronology, clock))
+        notes = [f"alert {alert_id} is {stored.status}; due by {stored.due_by:%Y-%m-%d %H:%M} UTC"]
+        if stored.superseded_reason:
+            notes.append(f"superseded: {stored.superseded_reason}")
+        notes.extend(
+            f"{change.at:%Y-%m-%d %H:%M} {change.status} by {change.by}"
+            + (f": {change.note}" if change.note else "")
+            for change in self.history(alert_id)
+        )
+        return explanation.with_notes(*notes)
+
     # --- erasure -------------------------------------------------------------------
 
     def erase_case(self, case: str, *, reason: str) -> ErasureRecord:
@@ -900,6 +950,12 @@ class Store:
                     ("audit", _AuditRow),
                 )
             }
+
+
+def _clock_beyond(chronology: Chronology, clock: datetime | None) -> datetime | None:
+    """The case clock if it has run on past the last event (replay's `until`), else None."""
+    last = max((e.at for e in chronology.events), default=None)
+    return clock if clock is not None and (last is None or clock > last) else None
 
 
 def _rules_of(result: CaseResult) -> CompiledRuleSet:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from triggers.errors import Problem, RuleFileError
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.compiler import SourceFile, compile_rule_files
-from triggers.yamlmap import read_yaml_file
+from triggers.yamlmap import load_yaml, read_yaml_file
 
 __all__ = [
     "RULE_SUFFIXES",
@@ -16,6 +17,7 @@ __all__ = [
     "is_rule_test_file",
     "load_rules",
     "rule_files",
+    "rules_from_texts",
 ]
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -83,3 +85,17 @@ def load_rules(path: str | Path | None = None) -> CompiledRuleSet:
     if problems:
         raise RuleFileError(problems)
     return compiled
+
+
+def rules_from_texts(files: Sequence[tuple[str, str]]) -> CompiledRuleSet:
+    """Compile rule files given as (name, text), such as a version the store recorded."""
+    sources: list[SourceFile] = []
+    problems: list[Problem] = []
+    for name, text in files:
+        located, yaml_problems = load_yaml(text, name)
+        problems.extend(yaml_problems)
+        if not yaml_problems:
+            sources.append(SourceFile(name, text, located))
+    if problems:
+        raise RuleFileError(problems)
+    return compile_rule_files(sources)
