@@ -203,3 +203,30 @@ def test_erasing_a_case_leaves_only_the_erasure_record(engine: Engine, store: St
         store.erase_case(case.case, reason="again")
     with pytest.raises(ReasonRequiredError):
         store.erase_case("other", reason="  ")
+
+
+def test_explain_on_a_superseded_alert_says_why(engine: Engine, store: Store) -> None:
+    store.ingest([chronology([*MOVE, LATER])], engine)
+    (alert,) = store.alerts("case-1", rule="D3b-mappa-ownership-unconfirmed")
+    store.ingest([chronology([REVIEW])], engine)
+    explanation = store.explain(alert.id)
+    assert explanation.reproduced is False
+    text = "\n".join(explanation.lines())
+    assert "superseded: the case was re-evaluated" in text
+    assert "late event(s) e3 (mappa_review at 2011-01-20)" in text
+    assert store.audit()[-1].operation == "explain"
+
+
+def test_no_library_code_updates_or_deletes_audit_rows() -> None:
+    import ast
+    import inspect
+
+    import triggers.store
+
+    tree = ast.parse(inspect.getsource(triggers.store))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("update", "delete"):
+            assert "_AuditRow" not in ast.unparse(node), ast.unparse(node)
+        if isinstance(node, ast.Attribute) and node.attr == "delete":
+            # session.delete(row) is only ever used for a case row.
+            assert "_AuditRow" not in ast.unparse(node)
