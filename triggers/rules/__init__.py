@@ -18,6 +18,7 @@ from triggers.rules.loader import (
     is_rule_test_file,
     load_rules,
     rule_files,
+    rules_from_texts,
 )
 from triggers.rules.model import ActionSpec, Rule, RuleFile, When, rule_file_schema
 from triggers.rules.template import Template
@@ -45,4 +46,5 @@ __all__ = [
     "load_rules",
     "rule_file_schema",
     "rule_files",
+    "rules_from_texts",
 ]
