@@ -227,6 +227,7 @@ class _CaseRun:
             "sid": self.case,
             "id": host.next_id(),
             "kind": "clock",
+            "seq": 0,
             "now": seconds,
             "neg_now": -seconds,
         }

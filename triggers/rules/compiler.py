@@ -804,8 +804,17 @@ def _durable_patterns(
     alternatives = [part for part in own if "$or" in json.dumps(part)]
     return [
         {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
-        {"m": {"$and": [*plain, *correlated, *alternatives]}},
+        {"m": {"$and": [*plain, *correlated, _always("o"), *alternatives]}},
     ]
+
+
+def _always(pattern: str) -> dict[str, Any]:
+    """A correlated test that always holds: both facts are events (for the last place).
+
+    When the last correlated test of a pattern fails, durable_rules reads on past the
+    end of the pattern's tests (events.c, reduceExpressionSequence) and may crash.
+    """
+    return {"kind": {pattern: "kind"}}
 
 
 def _type_test(types: Sequence[str]) -> dict[str, Any]:
@@ -844,7 +853,15 @@ def _absence_patterns(
     if set(types) & set(absent.event_types):
         other.append({"$gt": {"seq": {"m": "seq"}}})
     other.extend({f"event.{theirs}": {"m": f"event.{ours}"}} for theirs, ours in absent.same)
-    clock = {"$and": [{"kind": "clock"}, {"$lte": {"neg_now": {"m": f"event.{key}_nhi"}}}]}
+    other.append(_always("m"))
+    # The clock's `seq` is 0, before every event's: a last test that always holds.
+    clock = {
+        "$and": [
+            {"kind": "clock"},
+            {"$lte": {"neg_now": {"m": f"event.{key}_nhi"}}},
+            {"$lte": {"seq": {"m": "seq"}}},
+        ]
+    }
     # durable_rules requires `none` to be the last pattern.
     return [{"m": {"$and": trigger}}, {"k": clock}, {"x$not": {"$and": other}}]
 
