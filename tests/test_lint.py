@@ -250,3 +250,27 @@ def test_a_rule_set_at_the_limits_compiles(tmp_path: Path) -> None:
                 "more.yaml",
             )
         )
+
+
+#: Case conditions that take 2 + 2 + 8 * 2 + 4 + 4 + 2 + 2 = 32 places in the trigger's
+#: pattern ('ne' is an `$or`, 'not_in' an `$or` of an `$and`); 30 with one 'ne' less.
+INTRICATE = (
+    "      event: community_concern\n"
+    "      where: {reporter: {not_in: [a, b]}, concern: {not_in: [a, b]},"
+    " source: {ne: a}, reporter_type: {ne: parent}}\n"
+    "      case: {risk_to_children: {ne: true}, registered: {ne: true},"
+    " mappa_managed: {ne: true}, mappa_level: {ne: 1}, mappa_area: {ne: a}, area: {ne: a},"
+    " children_in_household: {ne: 1}, partner_has_children: {ne: true}}\n"
+)
+
+
+def test_conditions_too_intricate_for_durable_rules_are_refused(tmp_path: Path) -> None:
+    # durable_rules refused such a rule set when it was registered (error 113).
+    with pytest.raises(
+        RuleFileError, match="take 32 places in its list of one event's tests, which holds 31"
+    ):
+        load_rules(rule_file(tmp_path, one_rule(INTRICATE)))
+    simpler = INTRICATE.replace(", reporter_type: {ne: parent}", "")
+    rules = load_rules(rule_file(tmp_path, one_rule(simpler), "simpler.yaml"))
+    event = {"at": "2010-01-01", "type": "community_concern", "reporter": "c"}
+    assert len(Engine(rules).replay(chronology([event])).alerts) == 1

@@ -8,7 +8,8 @@ The figures are measured with durable_rules 2.0.28 (docs/durable-rules.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from triggers.errors import Problem
 from triggers.models.events import EVENT_TYPES, BaseEvent
@@ -18,11 +19,13 @@ from triggers.rules.compiled import CompiledRule
 
 __all__ = [
     "MAX_CORRELATION_RULES",
+    "MAX_PATTERN_ENTRIES",
     "MAX_PROPERTIES",
     "MAX_RULES",
     "MAX_RULES_PER_MESSAGE",
     "check_limits",
     "message_properties",
+    "pattern_entries",
 ]
 
 #: One fact may take part in at most this many rules (durable_rules' 64-entry match stack).
@@ -32,6 +35,9 @@ MAX_RULES = 500
 MAX_CORRELATION_RULES = 250
 #: Properties of one fact, nested ones included (durable_rules stops at 255).
 MAX_PROPERTIES = 254
+#: Places durable_rules keeps for one pattern's combinators and correlated tests: each
+#: `$and` and `$or` takes two, each test that refers to another fact one (error 113 at 32).
+MAX_PATTERN_ENTRIES = 31
 
 # The fact the engine asserts for an event: sid, id, kind, seq, event, state; inside
 # `event`: type, id, source, at, neg_at, the type's own fields, then per window its
@@ -81,6 +87,15 @@ def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
         + len(groups)
         + _STATE_PROPERTIES
     )
+
+
+def pattern_entries(test: Mapping[str, Any]) -> int:
+    """The places a durable_rules pattern (or one of its tests) takes, as `MAX_PATTERN_ENTRIES`."""
+    ((key, value),) = test.items()
+    if key in ("$and", "$or"):
+        return 2 + sum(pattern_entries(part) for part in value)
+    operand = next(iter(value.values())) if key.startswith("$") else value
+    return 1 if isinstance(operand, Mapping) else 0
 
 
 def _widest(rules: Sequence[CompiledRule]) -> tuple[str, int]:
@@ -141,6 +156,19 @@ def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]
                     f"{len(involved)} rules involve {event_type!r} events, but durable_rules"
                     f" matches one event against at most {MAX_RULES_PER_MESSAGE} rules:"
                     " combine rules that share an event and actions, or remove some",
+                )
+            )
+    for rule in rules:
+        patterns = [*rule.durable["all"], *(rule.durable_member or {}).get("all", [])]
+        entries = max(pattern_entries(body) for pattern in patterns for body in pattern.values())
+        if entries > MAX_PATTERN_ENTRIES:
+            problems.append(
+                locate(
+                    rule,
+                    f"this rule's conditions are too intricate for durable_rules: they take"
+                    f" {entries} places in its list of one event's tests, which holds"
+                    f" {MAX_PATTERN_ENTRIES} ('any', 'not', 'ne' and lists of values take the"
+                    " most); simplify them or split the rule",
                 )
             )
     if _widest(rules)[1] > MAX_PROPERTIES:
