@@ -566,6 +566,24 @@ def test_changed_against_the_previous_event(
     )
 
 
+def test_changed_compares_a_number_named_level(tmp_path: Path) -> None:
+    # A MAPPA level is a number and a risk level a word; the engine ranked the number
+    # among the words and failed.
+    path = tmp_path / "changed.yaml"
+    path.write_text(
+        CHANGED_RULES.replace("event: risk_assessed", "event: mappa_level_set").replace(
+            "same: [tool]", "same: [area]"
+        )
+    )
+    levels = [(0, 2), (1, 3), (2, 1)]
+    events = [
+        {"at": (BASE + timedelta(days=d)).isoformat(), "type": "mappa_level_set", "level": level}
+        for d, level in levels
+    ]
+    alerts = Engine(load_rules(path)).replay(chronology(events)).alerts
+    assert [(a.rule, (a.at - BASE).days) for a in alerts] == [("raised", 1), ("lowered", 2)]
+
+
 def test_changed_needs_an_ordered_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(

@@ -274,7 +274,8 @@ class _CaseRun:
         self.previous[key] = value
         if previous is None:
             return None
-        order = ORDERED_VALUES.get(change.field)
+        # Words such as a risk level are ranked; numbers (a MAPPA level) compare as they are.
+        order = ORDERED_VALUES.get(change.field) if isinstance(value, str) else None
         now, before = (order.index(value), order.index(previous)) if order else (value, previous)
         return "down" if now < before else "up" if now > before else "same"
 
