@@ -315,12 +315,14 @@ def test_an_interview_for_another_child_does_not_count(absent: Engine) -> None:
         (BASE + H72 - timedelta(seconds=1), None, False),
         (BASE + timedelta(hours=1), BASE + H72, True),
         (BASE + timedelta(hours=1), BASE + H72 - timedelta(seconds=1), False),
+        (BASE + H72, BASE, True),
     ],
     ids=[
         "deadline on the last event",
         "deadline after the last event",
         "--until the deadline",
         "--until just before",
+        "--until before the last event",
     ],
 )
 def test_deadlines_and_the_end_of_the_replay(

@@ -151,7 +151,9 @@ class _CaseRun:
                 for rule in counted:
                     self.tally(rule, event, state)
             state = state.apply_moment(moment)
-        end = until if until is not None else (moments[-1][0].at if moments else None)
+        end = moments[-1][0].at if moments else until
+        if until is not None and end is not None and until > end:
+            end = until  # an `until` before the last event changes nothing: time never runs back
         if end is not None:
             self.pass_deadlines(end, state, inclusive=True)
         raised = sorted(self.alerts.values(), key=lambda item: item[0])
