@@ -183,6 +183,10 @@ def test_windows_in_calendar_months(tmp_path: Path) -> None:
     assert "again" not in fired(engine, [missing(jan28 - timedelta(seconds=1)), feb28])
     # One month after 31 January is 28 February.
     assert "again" in fired(engine, [missing(datetime(2021, 1, 31, tzinfo=UTC)), feb28])
+    # One month before 31 March 2012 is 29 February, though a month after it is 29 March:
+    # the engine let go of the earlier event too soon.
+    leap = [missing(datetime(2012, 2, 29, tzinfo=UTC)), missing(datetime(2012, 3, 31, tzinfo=UTC))]
+    assert "again" in fired(engine, leap)
 
 
 @pytest.mark.parametrize(

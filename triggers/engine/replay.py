@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from triggers.engine.durable import DurableHost, Firing, get_host
@@ -86,6 +86,15 @@ def _template_values(
         "case": {"id": case, **state_values(state)},
         "rule": {"id": rule.id, "title": rule.title},
     }
+
+
+def _reach(window: Duration, at: datetime) -> datetime:
+    """The latest time at which a look back over `window` can still reach back to `at`.
+
+    A calendar month back from 31 March is 29 February, so a month after 29 February
+    (29 March) is not enough: months can reach up to 3 days further.
+    """
+    return window.after(at) + (timedelta(days=3) if window.months else timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -262,7 +271,7 @@ class _CaseRun:
         for window in plan.deadlines:
             heapq.heappush(self.deadlines, window.after(event.at))
         if plan.lookback:
-            until = max(window.after(event.at) for window in plan.lookback)
+            until = max(_reach(window, event.at) for window in plan.lookback)
             heapq.heappush(self.retained, (until, self.seq[event.id or ""], fact))
         return fact
 
