@@ -159,6 +159,14 @@ def test_alternatives_in_the_trigger_keep_its_window(
     assert fired(engine, [first(BASE), then(BASE + timedelta(hours=1))]) == expected
 
 
+def test_another_kind_of_event_later_in_the_same_moment(tmp_path: Path) -> None:
+    # The interview comes after the missing episode in event order (catalogue order):
+    # the engine let go of the episode before the interview, at the same moment, came.
+    only = "rules:\n  - id: after-other\n" + WITHIN_RULES.split("  - id: after-other\n")[1]
+    engine = rules_engine(tmp_path, only)
+    assert fired(engine, [interview(BASE), missing(BASE)]) == ["after-other"]
+
+
 def test_one_alert_per_trigger_naming_the_latest_other(within: Engine) -> None:
     events = [missing(BASE + timedelta(days=d)) for d in (0, 10, 20, 45)]
     case = chronology(events)

@@ -108,8 +108,12 @@ class _TypePlan:
 
     @classmethod
     def of(cls, rules: CompiledRuleSet, event_type: str) -> _TypePlan:
+        lookback = rules.lookback(event_type)
+        if any(rule.after is not None and event_type in rule.event_types for rule in rules.rules):
+            # An `after` trigger waits out its moment: the other event may come later in it.
+            lookback = (*lookback, Duration())
         return cls(
-            lookback=rules.lookback(event_type),
+            lookback=lookback,
             deadlines=rules.deadlines(event_type),
             changes=rules.changes(event_type),
             groups=tuple(group_key(g) for g in rules.type_groups if event_type in g),
