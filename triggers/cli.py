@@ -29,7 +29,15 @@ from triggers.models import Alert, Event, chronology_schema, load_chronologies, 
 from triggers.models.alerts import ALERT_STATUSES, AlertStatus, StoredAlert
 from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules, rule_file_schema
 from triggers.ruletests import RuleTestResult, load_rule_tests, rule_test_files, run_rule_tests
-from triggers.store import ACTOR_ENV, STORE_ENV, Store, store_url
+from triggers.store import (
+    ACTOR_ENV,
+    HEAD_REVISION,
+    STORE_ENV,
+    Store,
+    schema_revision,
+    store_url,
+    upgrade_schema,
+)
 
 __all__ = ["main"]
 
@@ -763,3 +771,56 @@ def main() -> None:
     except TriggersError as error:  # pragma: no cover - commands report their own errors
         report_error(error, _stderr())
         sys.exit(1)
+
+
+# --- the store's schema ------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Manage the store's database schema (its migrations)."""
+
+
+@db.command("upgrade")
+@_store_option
+def db_upgrade(store: str | None) -> None:
+    """Migrate the store's schema to this version of risk-triggers.
+
+    Run it, after a backup, when a command says the store's schema is older than
+    this version. The migration is one transaction: it completes or changes
+    nothing. An empty database gets the whole schema; a store from before schema
+    migrations is checked and adopted. Prints the revisions from and to.
+    """
+    err = _stderr()
+    try:
+        before, after = upgrade_schema(store_url(store))
+    except TriggersError as error:
+        report_error(error, err)
+        raise SystemExit(1) from None
+    if before == after:
+        err.print(f"schema revision {after}: already up to date, nothing to do")
+    else:
+        err.print(f"schema revision {before or 'none'} → {after}")
+
+
+@db.command("status")
+@_store_option
+def db_status(store: str | None) -> None:
+    """Show the store's schema revision and whether this version of risk-triggers can use it.
+
+    Exits 0 when the schema is up to date or the database is empty (the first
+    command that uses it creates the schema), 1 when it is older or newer than
+    this version, saying what to run.
+    """
+    err = _stderr()
+    try:
+        revision = schema_revision(store_url(store))
+    except TriggersError as error:
+        report_error(error, err)
+        raise SystemExit(1) from None
+    if revision is None:
+        click.echo(
+            f"no schema yet: the first command that uses the store creates revision {HEAD_REVISION}"
+        )
+    else:
+        click.echo(f"schema revision {revision}: up to date")

@@ -6,20 +6,30 @@ same case again adds nothing that is already there. Events are append-only
 (only an erasure removes them); the audit log is append-only without exception,
 which the database itself enforces. ORM rows never leave this module: callers
 get Pydantic models.
+
+The schema is made by the Alembic migrations in `triggers/migrations/`. A store
+opens only a database whose schema is this code's revision (`HEAD_REVISION`);
+it creates the schema in an empty database, and refuses an older or newer one,
+saying what to run (`triggers db upgrade`, `upgrade_schema`).
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import (
-    DDL,
     JSON,
     DateTime,
     ForeignKey,
@@ -31,19 +41,29 @@ from sqlalchemy import (
     create_engine,
     delete,
     func,
+    inspect,
+    make_url,
     select,
+    text,
 )
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from triggers.engine.explain import Explanation, explain
 from triggers.engine.replay import CaseResult
 from triggers.engine.replay import Engine as ReplayEngine
-from triggers.errors import LifecycleError, NotFoundError, ReasonRequiredError, StoreError
+from triggers.errors import (
+    LifecycleError,
+    NotFoundError,
+    ReasonRequiredError,
+    SchemaError,
+    StoreError,
+    TriggersError,
+)
 from triggers.models.alerts import Alert, AlertStatus, StatusChange, StoredAlert
 from triggers.models.audit import ACTIVITIES, Activity, AuditEntry, ErasureRecord
 from triggers.models.chronology import Chronology
@@ -54,17 +74,22 @@ from triggers.rules.loader import rules_from_texts
 __all__ = [
     "ACTOR_ENV",
     "DEFAULT_STORE_URL",
+    "HEAD_REVISION",
     "REQUIRE_REASON_ENV",
     "STORE_ENV",
     "SaveSummary",
     "Store",
+    "schema_revision",
     "store_url",
+    "upgrade_schema",
 ]
 
 STORE_ENV = "TRIGGERS_STORE"
 ACTOR_ENV = "TRIGGERS_ACTOR"
 REQUIRE_REASON_ENV = "TRIGGERS_REQUIRE_REASON"
 DEFAULT_STORE_URL = "sqlite:///triggers.sqlite"
+#: PostgreSQL advisory lock held while the tables are made ("triggers" in ASCII).
+_SCHEMA_LOCK = 0x7472696767657273
 
 
 def store_url(url: str | None = None) -> str:
@@ -157,6 +182,8 @@ class _StatusChangeRow(_Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+# The database itself refuses to change or remove an audit entry, through triggers
+# that the initial migration makes (triggers/migrations/versions/0001_initial.py).
 class _AuditRow(_Base):
     __tablename__ = "audit_log"
 
@@ -170,29 +197,6 @@ class _AuditRow(_Base):
     alert_ids: Mapped[list[int]] = mapped_column(JSON)
     justification: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-# The database itself refuses to change or remove an audit entry.
-_APPEND_ONLY = "the audit log is append-only"
-for _operation in ("UPDATE", "DELETE"):
-    sqlalchemy_event.listen(
-        _AuditRow.__table__,
-        "after_create",
-        DDL(  # type: ignore[no-untyped-call]
-            f"CREATE TRIGGER audit_log_no_{_operation.lower()} BEFORE {_operation} ON audit_log"
-            f" BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
-        ).execute_if(dialect="sqlite"),
-    )
-sqlalchemy_event.listen(
-    _AuditRow.__table__,
-    "after_create",
-    DDL(  # type: ignore[no-untyped-call]
-        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
-        f" $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$;"
-        " CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log"
-        " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
-    ).execute_if(dialect="postgresql"),
-)
 
 
 class _ErasureRow(_Base):
@@ -266,6 +270,215 @@ def _required_reasons() -> frozenset[str]:
     return frozenset(names)
 
 
+def _create_engine(url: str) -> Engine:
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, ImportError) as error:
+        raise StoreError(
+            f"cannot use the store {url!r}: {error}. Give an SQLAlchemy URL such as"
+            " sqlite:///triggers.sqlite or postgresql+psycopg://user@host/db"
+        ) from None
+    if engine.dialect.name == "sqlite":
+        sqlalchemy_event.listen(engine, "connect", _sqlite_connect)
+        sqlalchemy_event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+# --- the schema: Alembic migrations ------------------------------------------------
+
+#: The schema revision this version of risk-triggers reads and writes: the newest
+#: migration in triggers/migrations/versions (a test keeps the two in step).
+HEAD_REVISION = "0001"
+#: The revision whose schema risk-triggers created before it had migrations.
+_BASELINE_REVISION = "0001"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_VERSION_TABLE = "alembic_version"
+
+#: Where a database's schema stands against this code.
+_SchemaState = Literal["current", "empty", "unversioned", "older", "newer", "foreign"]
+
+
+def _config(connection: Connection) -> Config:
+    """Alembic's configuration: the packaged migrations, run on `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    config.attributes["metadata"] = _Base.metadata
+    return config
+
+
+def _schema_state(connection: Connection) -> tuple[_SchemaState, str | None]:
+    """Where the database's schema stands, and the revision it records."""
+    tables = set(inspect(connection).get_table_names())
+    ours = not tables.isdisjoint(_Base.metadata.tables)
+    revisions: list[str] = []
+    if _VERSION_TABLE in tables:
+        revisions = list(connection.scalars(text(f"SELECT version_num FROM {_VERSION_TABLE}")))
+    if not revisions:
+        return ("unversioned" if ours else "empty"), None
+    revision = ", ".join(revisions)
+    if revisions == [HEAD_REVISION]:
+        return "current", revision
+    known = {script.revision for script in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()}
+    if not known.issuperset(revisions):
+        return ("newer" if ours else "foreign"), revision
+    return "older", revision
+
+
+def _shown(url: str) -> str:
+    """The URL as it may be shown: as given, unless it has a password to hide."""
+    parsed = make_url(url)
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+
+
+def _refusal(url: str, state: _SchemaState, revision: str | None) -> SchemaError:
+    """Why this code will not use the database, and what to run."""
+    shown = _shown(url)
+    store = f"the store {shown!r}"
+    upgrade = f"back up the database, then run: triggers db upgrade --store {shlex.quote(shown)}"
+    if state == "unversioned":
+        return SchemaError(
+            f"{store} has a schema from before risk-triggers managed it with migrations, older"
+            f" than this version of risk-triggers expects (revision {HEAD_REVISION}): {upgrade}"
+        )
+    if state == "older":
+        return SchemaError(
+            f"{store} has schema revision {revision}, older than this version of risk-triggers"
+            f" expects ({HEAD_REVISION}): {upgrade}"
+        )
+    if state == "newer":
+        return SchemaError(
+            f"{store} has schema revision {revision}, which this version of risk-triggers"
+            f" (schema {HEAD_REVISION}) does not know: a newer risk-triggers upgraded it."
+            " Upgrade risk-triggers to use this store (pip install --upgrade risk-triggers)"
+        )
+    return SchemaError(
+        f"{store} records schema revision {revision} in {_VERSION_TABLE} but has none of"
+        " risk-triggers' tables: it is another application's database. Give risk-triggers"
+        " a database of its own"
+    )
+
+
+def _open_schema(engine: Engine, url: str) -> None:
+    """Check that the schema is this code's (one query), creating it in an empty database."""
+    with engine.connect() as connection:
+        try:
+            revisions = list(connection.scalars(text(f"SELECT version_num FROM {_VERSION_TABLE}")))
+        except SQLAlchemyError:  # no version table: empty, or older; looked into below
+            revisions = []
+    if revisions != [HEAD_REVISION]:
+        _migrate(engine, url, upgrade=False)
+
+
+def _migrate(engine: Engine, url: str, *, upgrade: bool) -> tuple[str | None, str]:
+    """Bring the schema to HEAD_REVISION in one transaction; returns (from, to) revisions.
+
+    An empty database gets the whole schema. With `upgrade`, an older schema is
+    migrated, and one from before migrations is checked and adopted; otherwise
+    they are refused, as a newer schema always is.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes opening a new database at once would both create its
+            # tables; the second waits here and then finds them.
+            connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        state, revision = _schema_state(connection)
+        if state == "current":
+            return revision, HEAD_REVISION
+        if state in ("newer", "foreign") or (state != "empty" and not upgrade):
+            raise _refusal(url, state, revision)
+        config = _config(connection)
+        if state == "unversioned":
+            _check_baseline(connection, url)
+            command.stamp(config, _BASELINE_REVISION)
+        command.upgrade(config, HEAD_REVISION)
+    return revision, HEAD_REVISION
+
+
+def _layout(connection: Connection) -> dict[str, set[str]]:
+    """Each table's column names."""
+    inspector = inspect(connection)
+    return {
+        table: {column["name"] for column in inspector.get_columns(table)}
+        for table in inspector.get_table_names()
+        if table != _VERSION_TABLE
+    }
+
+
+def _check_baseline(connection: Connection, url: str) -> None:
+    """Refuse to adopt a database from before migrations unless it has the baseline's layout."""
+    baseline = _create_engine("sqlite://")
+    try:
+        with baseline.begin() as memory:
+            command.upgrade(_config(memory), _BASELINE_REVISION)
+            expected = _layout(memory)
+    finally:
+        baseline.dispose()
+    found = _layout(connection)
+    problems = [
+        f"table {table} is missing"
+        if table not in found
+        else f"{table} lacks {', '.join(sorted(columns - found[table]))}"
+        for table, columns in sorted(expected.items())
+        if not columns <= found.get(table, set())
+    ]
+    if problems:
+        raise SchemaError(
+            f"the store {_shown(url)!r} is from before risk-triggers managed its schema with"
+            f" migrations, but it does not have the layout of revision {_BASELINE_REVISION}"
+            f" ({'; '.join(problems)}): an early development version wrote it, and it cannot"
+            " be upgraded. Replay its chronologies into a new store"
+        )
+
+
+def upgrade_schema(url: str | None = None) -> tuple[str | None, str]:
+    """Migrate the store's schema to `HEAD_REVISION`; returns the (from, to) revisions.
+
+    One transaction: the migration completes or changes nothing. An empty database
+    gets the whole schema (from None); a database from before migrations is checked
+    against the initial revision and adopted (from None). Raises `SchemaError` if
+    the schema is newer than this code, `StoreError` if the migration fails.
+    """
+    url = store_url(url)
+    engine = _create_engine(url)
+    try:
+        return _migrate(engine, url, upgrade=True)
+    except TriggersError:
+        raise
+    except SQLAlchemyError as error:
+        raise StoreError(
+            f"cannot upgrade the store {_shown(url)!r}: {error.__cause__ or error}"
+        ) from None
+    except Exception as error:  # a migration failed: nothing of it was kept
+        raise StoreError(f"cannot upgrade the store {_shown(url)!r}: {error}") from error
+    finally:
+        engine.dispose()
+
+
+def schema_revision(url: str | None = None) -> str | None:
+    """The store's schema revision: `HEAD_REVISION`, or None for an empty database.
+
+    Raises `SchemaError`, saying what to run, if the schema is older or newer than
+    this code.
+    """
+    url = store_url(url)
+    engine = _create_engine(url)
+    try:
+        with engine.connect() as connection:
+            state, revision = _schema_state(connection)
+    except SQLAlchemyError as error:
+        raise StoreError(
+            f"cannot open the store {_shown(url)!r}: {error.__cause__ or error}"
+        ) from None
+    finally:
+        engine.dispose()
+    if state == "current":
+        return revision
+    if state == "empty":
+        return None
+    raise _refusal(url, state, revision)
+
+
 class Store:
     """Cases, events, alerts, rule-set versions and the audit log in a SQL database.
 
@@ -277,23 +490,18 @@ class Store:
         self.url = store_url(url)
         self.actor = actor or _default_actor()
         self._required = _required_reasons()
-        try:
-            self._engine: Engine = create_engine(self.url)
-        except (ArgumentError, ImportError) as error:
-            raise StoreError(
-                f"cannot use the store {self.url!r}: {error}. Give an SQLAlchemy URL such as"
-                " sqlite:///triggers.sqlite or postgresql+psycopg://user@host/db"
-            ) from None
-        if self._engine.dialect.name == "sqlite":
-            sqlalchemy_event.listen(self._engine, "connect", _sqlite_connect)
-            sqlalchemy_event.listen(self._engine, "begin", _sqlite_begin)
+        self._engine: Engine = _create_engine(self.url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         try:
-            _Base.metadata.create_all(self._engine)
-        except SQLAlchemyError as error:
+            _open_schema(self._engine, self.url)
+        except (SQLAlchemyError, CommandError) as error:
+            self._engine.dispose()
             raise StoreError(
                 f"cannot open the store {self.url!r}: {error.__cause__ or error}"
             ) from None
+        except SchemaError:
+            self._engine.dispose()
+            raise
 
     @property
     def dialect(self) -> str:
