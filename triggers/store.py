@@ -599,8 +599,12 @@ class Store:
                 {"name": name, "text": text}
                 for name, text in zip(rules.files, rules.texts, strict=True)
             ]
-            session.add(_RuleSetRow(version=rules.version, files=files, recorded_at=_now()))
-            session.flush()
+            insert = (postgresql_insert if self.dialect == "postgresql" else sqlite_insert)(
+                _RuleSetRow
+            ).values(version=rules.version, files=files, recorded_at=_now())
+            # Another process may be recording the same version for another case right
+            # now (PostgreSQL locks cases, not the store): whichever commits first wins.
+            session.execute(insert.on_conflict_do_nothing(index_elements=["version"]))
 
     def rule_set(self, version: str) -> list[tuple[str, str]]:
         """The (name, text) of each file of a recorded rule-set version."""
