@@ -345,6 +345,24 @@ def test_deadlines_and_the_end_of_the_replay(
     assert got == ([("no-interview", BASE + H72)] if fires else [])
 
 
+def test_an_earlier_event_does_not_count_against_an_absence(tmp_path: Path) -> None:
+    # With two tests on the absent event, durable_rules ignored the window: the interview
+    # the day before (kept for another rule) counted as in time.
+    keep = WITHIN_RULES.split("  - id: after-other\n")[1].replace("72h", "30d")
+    engine = rules_engine(
+        tmp_path,
+        ABSENT_RULES.replace("        same: [child]\n", "        where: {child: a, source: s}\n")
+        + "  - id: after-other\n"
+        + keep,
+    )
+    events = [
+        {**interview(BASE - timedelta(days=1)), "source": "s"},
+        missing(BASE),
+        {"at": (BASE + timedelta(days=10)).isoformat(), "type": "strategy_meeting"},
+    ]
+    assert ("no-interview", BASE + H72) in deadline_alerts(engine, events)
+
+
 def test_absence_of_the_same_kind_of_event(absent: Engine) -> None:
     events = [missing(BASE), missing(BASE + timedelta(days=10)), missing(BASE + timedelta(days=50))]
     got = [

@@ -793,19 +793,26 @@ def _durable_patterns(
         # The same kind of event on both sides: the other one comes first in event order.
         correlated.append({"$gt": {"seq": {"o": "seq"}}})
     correlated.extend({f"event.{ours}": {"o": f"event.{theirs}"}} for theirs, ours in after.same)
-    # durable_rules ignores correlated tests that follow an `$or` in the same pattern, and
-    # tests after a correlated one no longer filter before the join (docs/durable-rules.md):
-    # the trigger's types as a flag and its other plain tests first, alternatives last.
+    # durable_rules ignores correlated tests that follow a nested `$or` or `$and` in the
+    # same pattern, and tests after a correlated one no longer filter before the join
+    # (docs/durable-rules.md): the trigger's types as a flag and its other plain tests
+    # first, alternatives last.
     own = [{"kind": "event"}, _type_test(types)]
     rest = durable_condition(condition)
     if rest is not None:
         own.extend(rest.get("$and", [rest]))
-    plain = [part for part in own if "$or" not in json.dumps(part)]
-    alternatives = [part for part in own if "$or" in json.dumps(part)]
+    plain = [part for part in own if not _nested(part)]
+    alternatives = [part for part in own if _nested(part)]
     return [
         {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
         {"m": {"$and": [*plain, *correlated, _always("o"), *alternatives]}},
     ]
+
+
+def _nested(test: dict[str, Any]) -> bool:
+    """Whether a durable_rules test holds an `$or` or `$and` (a sequence of its own)."""
+    text = json.dumps(test)
+    return "$or" in text or "$and" in text
 
 
 def _always(pattern: str) -> dict[str, Any]:
@@ -847,7 +854,8 @@ def _absence_patterns(
     other: list[dict[str, Any]] = [{"kind": "event"}, _type_test(absent.event_types)]
     rest = durable_condition(absent.condition)
     if rest is not None:
-        other.append(rest)
+        # Flat: durable_rules ignores correlated tests after a nested `$and` too.
+        other.extend(rest.get("$and", [rest]))
     other.append({"$lte": {"event.neg_at": {"m": "event.neg_at"}}})
     other.append({"$lte": {"event.at": {"m": f"event.{key}_hi"}}})
     if set(types) & set(absent.event_types):
