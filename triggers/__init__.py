@@ -10,7 +10,7 @@ Typical use as a library::
         store.save(result)
 """
 
-from triggers.engine import CaseResult, Engine, Explanation, explain
+from triggers.engine import CaseResult, Engine, Explanation, ReferenceEngine, explain
 from triggers.errors import (
     ActionError,
     ChronologyError,
@@ -68,6 +68,7 @@ __all__ = [
     "InputError",
     "Outcome",
     "Problem",
+    "ReferenceEngine",
     "RuleFileError",
     "RuleTest",
     "RuleTestError",
