@@ -5,7 +5,7 @@ Every `Engine` registers a durable_rules ruleset that is never freed, so the cas
 run in chunks, each in a subprocess of its own (a crash inside durable_rules is then
 reported with the scenario that caused it, rather than ending the run).
 
-Run:  python benchmarks/differential.py [N] [--chunk CASES] [--workers W]
+Run:  python benchmarks/differential.py [N] [--chunk CASES] [--workers W] [--seed S]
 
 Prints the number of cases checked, the disagreements, the wall time and the peak
 resident memory of a chunk; exits 1 on any disagreement or crashed chunk.
@@ -72,7 +72,7 @@ def run_chunk(cases: int, chunk_seed: int, last: Path) -> ChunkResult:
 
 
 def run_in_subprocess(cases: int, chunk_seed: int) -> ChunkResult:
-    """One chunk in a fresh interpreter; a crash is returned as a disagreement to report."""
+    """One chunk in a fresh interpreter; a crash is reported with the scenario under way."""
     with tempfile.NamedTemporaryFile("r", suffix=".txt", prefix="scenario-") as last:
         command = [sys.executable, __file__, "--run-chunk", str(cases), str(chunk_seed), last.name]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -86,24 +86,25 @@ def run_in_subprocess(cases: int, chunk_seed: int) -> ChunkResult:
         return result
 
 
-def main(total: int, chunk: int, workers: int) -> int:
+def main(total: int, chunk: int, workers: int, first_seed: int) -> int:
     started = time.perf_counter()
     sizes = [min(chunk, total - start) for start in range(0, total, chunk)]
+    seeds = range(first_seed, first_seed + len(sizes))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(run_in_subprocess, sizes, range(1, len(sizes) + 1)))
+        results = list(pool.map(run_in_subprocess, sizes, seeds))
     elapsed = time.perf_counter() - started
     checked = sum(r["cases"] for r in results)
-    found = [text for r in results for text in r["disagreements"]]
-    crashed = sum(1 for r in results if r["crashed"])
+    found = [text for r in results if not r["crashed"] for text in r["disagreements"]]
+    crashes = [text for r in results if r["crashed"] for text in r["disagreements"]]
     peak = max(r["peak_rss_kib"] for r in results) / 1024
-    for text in found[:5]:
+    for text in (crashes + found)[:5]:
         print(text, file=sys.stderr)
     print(
         f"{checked} cases checked in {len(sizes)} chunks ({workers} at a time):"
-        f" {len(found)} disagreements, {crashed} crashed chunks;"
+        f" {len(found)} disagreements, {len(crashes)} crashed chunks;"
         f" {elapsed:.1f} s wall, peak RSS {peak:.0f} MiB per chunk"
     )
-    return 1 if found or checked < total else 0
+    return 1 if found or crashes or checked < total else 0
 
 
 if __name__ == "__main__":
@@ -115,5 +116,6 @@ if __name__ == "__main__":
     parser.add_argument("cases", nargs="?", type=int, default=20_000)
     parser.add_argument("--chunk", type=int, default=2_000, help="cases per subprocess")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--seed", type=int, default=1, help="the first chunk's seed")
     arguments = parser.parse_args()
-    sys.exit(main(arguments.cases, arguments.chunk, arguments.workers))
+    sys.exit(main(arguments.cases, arguments.chunk, arguments.workers, arguments.seed))
