@@ -160,8 +160,9 @@ def _refers(test: Any, names: set[str]) -> bool:
 def test_every_correlated_pattern_ends_with_a_test_that_always_holds(
     default_rules: CompiledRuleSet,
 ) -> None:
-    # durable_rules ignores correlated tests after an `$or`, and reads past a pattern's
-    # tests (and may crash) when the last correlated one fails: see docs/durable-rules.md.
+    # durable_rules ignores correlated tests after a nested `$or` or `$and`, and reads past
+    # a pattern's tests (and may crash) when the last correlated one fails: see
+    # docs/durable-rules.md.
     always = [{"kind": {"o": "kind"}}, {"kind": {"m": "kind"}}, {"$lte": {"seq": {"m": "seq"}}}]
     checked = 0
     for rule in default_rules.rules:
