@@ -156,3 +156,10 @@ def test_case_erase_leaves_only_the_record_and_is_audited(url: str) -> None:
         assert store.counts()["events"] == store.counts()["alerts"] == 0
         assert [r.reason for r in store.erasures()] == ["retention ended"]
     assert last_audit(url)[1:3] == ("erasure", "case erase")
+
+
+@pytest.mark.parametrize(("command", "option"), [("tick", "--now"), ("audit", "--since")])
+def test_a_bad_date_names_its_own_option(url: str, command: str, option: str) -> None:
+    result = CliRunner().invoke(cli, [command, option, "soon", "--store", url])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': invalid date 'soon'" in result.stderr

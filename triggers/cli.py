@@ -110,13 +110,15 @@ def _progress(total: int, console: Console) -> Iterator[Progress | None]:
         yield progress
 
 
-def _until(value: str | None) -> datetime | None:
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """A date option's value: a date alone is the start of that day (UTC)."""
     if value is None:
         return None
     try:
         return parse_time(value)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="'--until'") from None
+        # click names the option this callback belongs to.
+        raise click.BadParameter(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -238,7 +240,7 @@ _rules_option = click.option(
     "--until",
     "until",
     metavar="DATE",
-    callback=lambda _ctx, _param, value: _until(value),
+    callback=_date,
     help="Run the clock on to DATE (a date alone is the start of that day) so that deadlines"
     " after the last event pass; by default the clock stops at the last event.",
 )
@@ -437,10 +439,6 @@ def _open_store(url: str | None, by: str | None, console: Console) -> Iterator[S
     except TriggersError as error:
         report_error(error, console)
         raise SystemExit(1) from None
-
-
-def _when(value: str | None) -> datetime | None:
-    return None if value is None else _until(value)
 
 
 @cli.group()
@@ -673,6 +671,7 @@ def ingest(
     "--now",
     "now",
     metavar="DATE",
+    callback=_date,
     help="Run the clocks on to DATE instead of the current time (a date alone is its start).",
 )
 @_rules_option
@@ -680,7 +679,7 @@ def ingest(
 @_by_option
 @_reason_option
 def tick(
-    now: str | None,
+    now: datetime | None,
     rules_path: str | None,
     store: str | None,
     by: str | None,
@@ -689,7 +688,7 @@ def tick(
     """Run every stored case's clock on to now, raising alerts whose deadline has passed."""
     err = _stderr()
     engine = Engine(_load_rules_or_exit(rules_path, err))
-    moment = _when(now) or datetime.now(UTC)
+    moment = now or datetime.now(UTC)
     with _open_store(store, by, err) as database:
         summaries = database.tick(engine, moment, reason=reason)
     raised = sum(s.new_alerts for s in summaries)
@@ -701,7 +700,7 @@ def tick(
 @cli.command()
 @click.option("--case", "case", metavar="CASE", help="Only entries about this case.")
 @click.option("--actor", "actor", metavar="NAME", help="Only entries by this actor.")
-@click.option("--since", "since", metavar="DATE", help="Only entries from DATE on.")
+@click.option("--since", "since", metavar="DATE", callback=_date, help="Only entries from DATE on.")
 @click.option(
     "--format",
     "output",
@@ -712,12 +711,16 @@ def tick(
 )
 @_store_option
 def audit(
-    case: str | None, actor: str | None, since: str | None, output: str, store: str | None
+    case: str | None,
+    actor: str | None,
+    since: datetime | None,
+    output: str,
+    store: str | None,
 ) -> None:
     """Read the audit log: who collected, consulted, altered or erased case data, and why."""
     err = _stderr()
     with _open_store(store, None, err) as database:
-        entries = database.audit(case=case, actor=actor, since=_when(since))
+        entries = database.audit(case=case, actor=actor, since=since)
     if output == "json":
         click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
         return
