@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from triggers.store import (
     ACTOR_ENV,
     HEAD_REVISION,
     STORE_ENV,
+    SaveSummary,
     Store,
     schema_revision,
     store_url,
@@ -108,6 +109,31 @@ def _progress(total: int, console: Console) -> Iterator[Progress | None]:
         transient=True,
     ) as progress:
         yield progress
+
+
+def _each_file(
+    files: Sequence[str], label: str, console: Console, work: Callable[[str], None]
+) -> int:
+    """Run `work` on each file with a progress bar; a file that fails is reported and the
+    others still run. Returns how many failed."""
+    failed = 0
+    with _progress(len(files), console) as progress:
+        task = progress.add_task(label, total=len(files)) if progress else None
+        for file in files:
+            try:
+                work(file)
+            except TriggersError as error:
+                failed += 1
+                report_error(error, console)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    return failed
+
+
+def _exit_if_failed(failed: int, files: Sequence[str], console: Console) -> None:
+    if failed:
+        console.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
+        raise SystemExit(1)
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -270,30 +296,18 @@ def replay(
     reported and skipped; the others are still processed. Exits 1 if any file failed.
     """
     err = _stderr()
-    rules = _load_rules_or_exit(rules_path, err)
-    engine = Engine(rules)
-    try:
-        database = Store(store_url(store), actor=by)
-    except TriggersError as error:
-        report_error(error, err)
-        raise SystemExit(1) from None
+    engine = Engine(_load_rules_or_exit(rules_path, err))
     results: list[CaseResult] = []
-    failed = added_events = added_alerts = 0
-    with database, _progress(len(files), err) as progress:
-        task = progress.add_task("replaying", total=len(files)) if progress else None
-        for file in files:
-            try:
-                for chronology in load_chronologies(file):
-                    result = engine.replay(chronology, until)
-                    summary = database.save(result, reason=reason)
-                    added_events += summary.new_events
-                    added_alerts += summary.new_alerts
-                    results.append(result)
-            except TriggersError as error:
-                failed += 1
-                report_error(error, err)
-            if progress is not None and task is not None:
-                progress.advance(task)
+    saved: list[SaveSummary] = []
+
+    def replay_file(file: str) -> None:
+        for chronology in load_chronologies(file):
+            result = engine.replay(chronology, until)
+            saved.append(database.save(result, reason=reason))
+            results.append(result)
+
+    with _open_store(store, by, err) as database:
+        failed = _each_file(files, "replaying", err, replay_file)
     alerts = [alert for result in results for alert in result.alerts]
     if output == "json":
         click.echo(json.dumps([alert.to_json() for alert in alerts], indent=2))
@@ -302,12 +316,11 @@ def replay(
         for result in results:
             out.print(_timeline(result))
     err.print(
-        f"{len(results)} case(s), {len(alerts)} alert(s); stored {added_events} new event(s)"
-        f" and {added_alerts} new alert(s) in {database.url}"
+        f"{len(results)} case(s), {len(alerts)} alert(s); stored"
+        f" {sum(s.new_events for s in saved)} new event(s) and"
+        f" {sum(s.new_alerts for s in saved)} new alert(s) in {database.url}"
     )
-    if failed:
-        err.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
-        raise SystemExit(1)
+    _exit_if_failed(failed, files, err)
 
 
 @cli.group()
@@ -643,27 +656,19 @@ def ingest(
     """
     err = _stderr()
     engine = Engine(_load_rules_or_exit(rules_path, err))
-    failed = events = raised = superseded = 0
-    with _open_store(store, by, err) as database, _progress(len(files), err) as progress:
-        task = progress.add_task("ingesting", total=len(files)) if progress else None
-        for file in files:
-            try:
-                for summary in database.ingest(load_chronologies(file), engine, reason=reason):
-                    events += summary.new_events
-                    raised += summary.new_alerts
-                    superseded += summary.superseded
-            except TriggersError as error:
-                failed += 1
-                report_error(error, err)
-            if progress is not None and task is not None:
-                progress.advance(task)
+    saved: list[SaveSummary] = []
+
+    def ingest_file(file: str) -> None:
+        saved.extend(database.ingest(load_chronologies(file), engine, reason=reason))
+
+    with _open_store(store, by, err) as database:
+        failed = _each_file(files, "ingesting", err, ingest_file)
     err.print(
-        f"ingested {events} new event(s); {raised} new alert(s), {superseded} superseded"
-        f" in {database.url}"
+        f"ingested {sum(s.new_events for s in saved)} new event(s);"
+        f" {sum(s.new_alerts for s in saved)} new alert(s),"
+        f" {sum(s.superseded for s in saved)} superseded in {database.url}"
     )
-    if failed:
-        err.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
-        raise SystemExit(1)
+    _exit_if_failed(failed, files, err)
 
 
 @cli.command()
