@@ -603,7 +603,7 @@ class Store:
 
     # --- collection: replay, ingest, tick ----------------------------------------
 
-    def record_rules(self, session: Session, rules: CompiledRuleSet) -> None:
+    def _record_rules(self, session: Session, rules: CompiledRuleSet) -> None:
         """Keep the rule set's files under its version, once."""
         if session.get(_RuleSetRow, rules.version) is None:
             files = [
@@ -637,7 +637,7 @@ class Store:
         chronology = result.chronology
         with self._transaction() as session:
             now = _now()
-            self.record_rules(session, rules)
+            self._record_rules(session, rules)
             case = self._case(session, chronology, now)
             if result.until is not None and (case.clock is None or case.clock < result.until):
                 case.clock = result.until
@@ -684,7 +684,7 @@ class Store:
                 return SaveSummary(chronology.case, 0, 0)
             late = [e for e in new if latest is not None and e.at < latest]
             result = self._evaluate(session, engine, case)
-            self.record_rules(session, engine.rules)
+            self._record_rules(session, engine.rules)
             supersede = None
             if late:
                 described = ", ".join(f"{e.id} ({e.type} at {e.at:%Y-%m-%d})" for e in late)
@@ -733,7 +733,7 @@ class Store:
                     continue
                 case.clock = now
                 result = self._evaluate(session, engine, case)
-                self.record_rules(session, engine.rules)
+                self._record_rules(session, engine.rules)
                 added, _ = self._merge_alerts(session, result, engine.rules, _now(), supersede=None)
                 if added:
                     self._log(
