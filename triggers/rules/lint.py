@@ -8,6 +8,7 @@ wrote one almost certainly meant something else.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -107,8 +108,12 @@ def _field_satisfiable(spec: FieldSpec | None, key: tuple[str, str], tests: Sequ
     return any(holds(together, {scope: {field: value}}) for value in candidates)
 
 
-def _specs(event_types: Sequence[str]) -> dict[tuple[str, str], FieldSpec]:
-    """Field kinds for conditions on `event_types` events and the case state."""
+@functools.cache
+def _specs(event_types: tuple[str, ...]) -> Specs:
+    """Field kinds for conditions on `event_types` events and the case state.
+
+    Cached: the shadowing check asks again for every pair of rules.
+    """
     specs: dict[tuple[str, str], FieldSpec] = {
         ("state", name): spec for name, spec in state_fields().items()
     }
