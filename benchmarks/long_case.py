@@ -17,11 +17,14 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from triggers import Chronology, Engine, load_rules
-from triggers.engine import replay as replay_module
+from triggers import Chronology, CompiledRuleSet, Engine, load_rules
+from triggers.engine import EventInput, Match
+from triggers.engine.durable import DurableBackend, DurableCase, DurableRules
 
 TYPES: list[tuple[str, dict[str, Any]]] = [
     ("community_concern", {"reporter": ["n1", "n2", "n3", "n4"]}),
@@ -77,34 +80,77 @@ def rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+class SamplingCase:
+    """A durable_rules case session that samples memory and retained facts as events arrive."""
+
+    def __init__(self, case: DurableCase, samples: list[tuple[int, float, int, int]]) -> None:
+        self.case = case
+        self.samples = samples
+        self.events = 0
+        self.matches = 0
+
+    def event(self, event: EventInput) -> Sequence[Match]:
+        self.events += 1
+        if self.events % 1000 == 0:
+            sample = (self.events, rss_mib(), len(self.case.retained), self.matches)
+            self.samples.append(sample)
+        return self.counted(self.case.event(event))
+
+    def tally(
+        self, rule: str, count: int, trigger: EventInput, state: Mapping[str, Any]
+    ) -> Sequence[Match]:
+        return self.counted(self.case.tally(rule, count, trigger, state))
+
+    def clock(self, now: datetime) -> Sequence[Match]:
+        return self.counted(self.case.clock(now))
+
+    def counted(self, matches: Sequence[Match]) -> Sequence[Match]:
+        self.matches += sum(not match.counts for match in matches)
+        return matches
+
+
+class SamplingRules:
+    """A rule set on durable_rules whose case sessions sample as they go."""
+
+    def __init__(self, rules: DurableRules, samples: list[tuple[int, float, int, int]]) -> None:
+        self.rules = rules
+        self.samples = samples
+
+    @contextmanager
+    def case(self, case: str) -> Iterator[SamplingCase]:
+        with self.rules.case(case) as session:
+            yield SamplingCase(session, self.samples)
+
+
+class SamplingBackend(DurableBackend):
+    """The durable_rules backend, sampling memory every 1,000 events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples: list[tuple[int, float, int, int]] = []
+
+    def load(self, rules: CompiledRuleSet) -> SamplingRules:  # type: ignore[override]
+        return SamplingRules(super().load(rules), self.samples)
+
+
 def main(count: int, quiet: bool) -> None:
-    engine = Engine(load_rules())
+    backend = SamplingBackend()
+    engine = Engine(load_rules(), backend=backend)
     case = long_case(count, types=QUIET_TYPES if quiet else TYPES)
-    samples: list[tuple[int, float, int, int]] = []
-    original = replay_module._CaseRun.fact
-    seen = [0]
-
-    def sampling_fact(run: Any, event: Any, state: Any) -> dict[str, Any]:
-        seen[0] += 1
-        if seen[0] % 1000 == 0:
-            samples.append((seen[0], rss_mib(), len(run.retained), len(run.alerts)))
-        return original(run, event, state)
-
-    replay_module._CaseRun.fact = sampling_fact  # type: ignore[method-assign,assignment]
     started = time.perf_counter()
     result = engine.replay(case)
     elapsed = time.perf_counter() - started
-    replay_module._CaseRun.fact = original  # type: ignore[method-assign]
+    samples = backend.samples
     print(f"{count} events over 20 years: {len(result.alerts)} alerts in {elapsed:.1f} s")
-    print(f"{'events':>7} {'RSS MiB':>9} {'retained facts':>15} {'alerts so far':>14}")
+    print(f"{'events':>7} {'RSS MiB':>9} {'retained facts':>15} {'matches so far':>14}")
     for events, rss, retained, alerts in samples:
         print(f"{events:>7} {rss:>9.1f} {retained:>15} {alerts:>14}")
     if len(samples) > 2:
         (e0, r0, _, a0), (e1, r1, _, a1) = samples[1], samples[-1]
         per_alert = (r1 - r0) * 1024 / max(a1 - a0, 1)
         print(
-            f"from {e0} to {e1} events: RSS {r1 - r0:+.1f} MiB while {a1 - a0} alerts (the"
-            f" output) were kept, {per_alert:.1f} KiB per alert; retained facts stay bounded"
+            f"from {e0} to {e1} events: RSS {r1 - r0:+.1f} MiB while {a1 - a0} matches (the"
+            f" output) were kept, {per_alert:.1f} KiB per match; retained facts stay bounded"
         )
 
 

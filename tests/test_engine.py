@@ -17,7 +17,8 @@ from triggers import (
     load_chronologies,
     load_rules,
 )
-from triggers.engine.durable import DurableHost
+from triggers.engine.durable import DurableBackend, DurableHost
+from triggers.engine.durable.patterns import rule_definitions
 from triggers.rules import holds
 
 MR_A_EXPECTED = [
@@ -167,7 +168,8 @@ def test_every_correlated_pattern_ends_with_a_test_that_always_holds(
     checked = 0
     for rule in default_rules.rules:
         names: set[str] = set()
-        for pattern in rule.durable["all"]:
+        (definition,) = (d for d in rule_definitions(rule, rule.id) if not d.member)
+        for pattern in definition.patterns:
             ((name, body),) = pattern.items()
             tests = body["$and"]
             correlated = [i for i, test in enumerate(tests) if _refers(test, names)]
@@ -226,7 +228,7 @@ class _FailingHost(DurableHost):
 
 
 def test_an_exception_inside_durable_rules_is_raised(default_rules: CompiledRuleSet) -> None:
-    engine = Engine(default_rules, host=_FailingHost())
+    engine = Engine(default_rules, backend=DurableBackend(_FailingHost()))
     events = [{"at": "2010-01-01", "type": "monitoring_software_failure"}]
     with pytest.raises(ActionError, match="action blew up"):
         engine.replay(chronology(events))
@@ -236,12 +238,12 @@ def test_an_exception_recording_a_firing_is_raised(
     default_rules: CompiledRuleSet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     host = DurableHost()
-    engine = Engine(default_rules, host=host)
+    engine = Engine(default_rules, backend=DurableBackend(host))
 
     def broken(*_: Any, **__: Any) -> None:
         raise ValueError("cannot record")
 
-    monkeypatch.setattr("triggers.engine.durable.Firing", broken)
+    monkeypatch.setattr("triggers.engine.durable.host.Firing", broken)
     with pytest.raises(ActionError, match="cannot record"):
         engine.replay(chronology([{"at": "2010-01-01", "type": "monitoring_software_failure"}]))
     monkeypatch.undo()

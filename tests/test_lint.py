@@ -13,8 +13,8 @@ from tests.test_rules import FLAG, HEADER, more_rules, rule_file
 from triggers import Engine, RuleFileError, load_rules
 from triggers.cli import cli
 from triggers.engine import durable
+from triggers.engine.durable.limits import MAX_PROPERTIES, message_properties
 from triggers.models.events import EVENT_TYPES
-from triggers.rules.limits import MAX_PROPERTIES, message_properties
 
 
 def warnings(tmp_path: Path, text: str) -> list[str]:

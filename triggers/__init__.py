@@ -10,7 +10,7 @@ Typical use as a library::
         store.save(result)
 """
 
-from triggers.engine import CaseResult, Engine, Explanation, ReferenceEngine, explain
+from triggers.engine import CaseResult, Engine, Explanation, ReferenceEngine, explain, load_rules
 from triggers.errors import (
     ActionError,
     ChronologyError,
@@ -34,7 +34,7 @@ from triggers.models import (
     load_chronologies,
     parse_chronology,
 )
-from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path, load_rules
+from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path
 from triggers.ruletests import (
     AlertPattern,
     RuleTest,

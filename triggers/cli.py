@@ -23,11 +23,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from triggers import __version__
-from triggers.engine import CaseResult, Engine
+from triggers.engine import CaseResult, Engine, load_rules
 from triggers.errors import InputError, Problem, TriggersError
 from triggers.models import Alert, Event, chronology_schema, load_chronologies, parse_time
 from triggers.models.alerts import ALERT_STATUSES, AlertStatus, StoredAlert
-from triggers.rules import CompiledAction, CompiledRuleSet, Template, load_rules, rule_file_schema
+from triggers.rules import CompiledAction, CompiledRuleSet, Template, rule_file_schema
 from triggers.ruletests import RuleTestResult, load_rule_tests, rule_test_files, run_rule_tests
 from triggers.store import (
     ACTOR_ENV,

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from triggers.engine.replay import Engine, event_values, state_values
+from triggers.engine.replay import Engine
+from triggers.engine.semantics import event_values, state_values
 from triggers.errors import EngineError
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology

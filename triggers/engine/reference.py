@@ -2,7 +2,7 @@
 
 A second, independent opinion on `Engine`. It reads the compiled rule set and
 searches a case's whole event list directly for every alert a rule raises: no
-durable_rules, no facts, no retention, no incremental bookkeeping. It is
+backend, no facts, no retention, no incremental bookkeeping. It is
 quadratic in the number of events and meant for tests and audits; the
 differential tests demand that both evaluators raise exactly the same alerts.
 
@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from triggers.engine.replay import CaseResult, event_values, state_values
+from triggers.engine.replay import CaseResult
+from triggers.engine.semantics import event_values, state_values
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, ORDERED_VALUES, Event
@@ -270,7 +271,7 @@ def _day(moment: datetime | None) -> str | None:
 
 
 class ReferenceEngine:
-    """Evaluates chronologies against a compiled rule set by direct search (no durable_rules)."""
+    """Evaluates chronologies against a compiled rule set by direct search (no backend)."""
 
     def __init__(self, rules: CompiledRuleSet) -> None:
         self.rules = rules

@@ -111,7 +111,7 @@ def _strict_int(value: Any) -> Any:
 
 
 EventTime = Annotated[datetime, BeforeValidator(parse_time)]
-#: Whole numbers stay exact in every evaluator (durable_rules keeps 64-bit numbers,
+#: Whole numbers stay exact in every evaluator (the rule engine keeps 64-bit numbers,
 #: JSON readers doubles): at most 2**53 - 1.
 MAX_WHOLE = 2**53 - 1
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=MAX_WHOLE)]

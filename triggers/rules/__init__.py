@@ -16,7 +16,7 @@ from triggers.rules.loader import (
     RULE_TEST_SUFFIXES,
     default_rules_path,
     is_rule_test_file,
-    load_rules,
+    read_rules,
     rule_files,
     rules_from_texts,
 )
@@ -43,7 +43,7 @@ __all__ = [
     "default_rules_path",
     "holds",
     "is_rule_test_file",
-    "load_rules",
+    "read_rules",
     "rule_file_schema",
     "rule_files",
     "rules_from_texts",

@@ -1,8 +1,8 @@
 """A rule set after checking and compilation: what the engine evaluates.
 
 Conditions are kept as a small tree (`Test`, `AllOf`, `AnyOf`) with negation
-already pushed down to the tests, so that the durable_rules translation and
-any other evaluator read one unambiguous meaning.
+already pushed down to the tests, so that every evaluator (an engine backend,
+the reference evaluator, explain) reads one unambiguous meaning.
 
 Meaning of a test on a value that is not recorded (absent): `eq`, `lt`, `le`,
 `gt`, `ge`, `in` and `includes*` do not hold; `ne`, `not_in` and `excludes`
@@ -12,7 +12,7 @@ hold; `present` says whether the value is recorded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,8 +35,10 @@ __all__ = [
     "Scope",
     "Test",
     "flatten",
+    "has_alternatives",
     "holds",
     "negate",
+    "windows_of",
 ]
 
 Scope = Literal["event", "state"]
@@ -164,12 +166,44 @@ def holds(condition: Condition, values: Mapping[str, Mapping[str, Any]]) -> bool
     return any(holds(part, values) for part in condition.parts)
 
 
+def _always_holds(condition: Condition) -> bool:
+    """Whether the condition holds by construction (an empty all-of, or an any-of with one)."""
+    if isinstance(condition, AllOf):
+        return all(_always_holds(part) for part in condition.parts)
+    if isinstance(condition, AnyOf):
+        return any(_always_holds(part) for part in condition.parts)
+    return False
+
+
+def has_alternatives(condition: Condition) -> bool:
+    """Whether holding needs one of several alternatives (`any`, `ne`, lists of values).
+
+    A condition without alternatives is a plain all-of of single tests: the only kind
+    an absence can be checked against.
+    """
+    if isinstance(condition, Test):
+        return condition.op in ("ne", "not_in", "includes_any") or (
+            condition.op == "in" and len(condition.value) > 1
+        )
+    if isinstance(condition, AllOf):
+        return any(has_alternatives(p) for p in condition.parts if not _always_holds(p))
+    return bool(condition.parts) and not _always_holds(condition)
+
+
 @dataclass(frozen=True)
 class RuleSource:
-    """Where a rule was written."""
+    """Where a rule was written: its file and line, and where its id is (index in the file,
+    line and column), for problems that concern the rule as a whole."""
 
     file: str
     line: int | None
+    index: int = 0
+    id_line: int | None = None
+    id_column: int | None = None
+
+    def problem(self, message: str) -> Problem:
+        """A problem with the whole rule, placed at its id."""
+        return Problem(self.file, f"rules[{self.index}].id", message, self.id_line, self.id_column)
 
 
 @dataclass(frozen=True)
@@ -245,18 +279,40 @@ class CompiledRule:
     condition: Condition
     actions: tuple[CompiledAction, ...]
     source: RuleSource
-    durable: Mapping[str, Any]
     after: CompiledRelation | None = None
     absent: CompiledRelation | None = None
     count: CompiledCount | None = None
     changed: CompiledChange | None = None
     throttle: CompiledThrottle | None = None
-    #: For a count rule, the pattern of the events it counts (its type and `where`).
-    durable_member: Mapping[str, Any] | None = None
+
+    @property
+    def relations(self) -> tuple[CompiledRelation, ...]:
+        """The rule's relations to other events (`after`, `absent`), if any."""
+        return tuple(r for r in (self.after, self.absent) if r is not None)
+
+    def scoped(self, scope: Scope) -> Condition:
+        """The part of the condition about the event (its `where`) or the case state (`case`).
+
+        Each top-level part of the condition comes from one block, so it has one scope.
+        """
+        parts = self.condition.parts if isinstance(self.condition, AllOf) else (self.condition,)
+        return flatten(AllOf(tuple(p for p in parts if _scope_of(p) == scope)))
 
     def matches(self, event_type: str, values: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether an event of `event_type` with these event and state values triggers the rule."""
         return event_type in self.event_types and holds(self.condition, values)
+
+
+def _scope_of(condition: Condition) -> Scope | None:
+    if isinstance(condition, Test):
+        return condition.scope
+    scopes = {_scope_of(part) for part in condition.parts}
+    return scopes.pop() if len(scopes) == 1 else None
+
+
+def windows_of(rules: Sequence[CompiledRule]) -> tuple[Duration, ...]:
+    """Every window of an `after` or `absent` of these rules, each once, in rule order."""
+    return tuple(dict.fromkeys(relation.window for rule in rules for relation in rule.relations))
 
 
 @dataclass(frozen=True)
@@ -270,18 +326,6 @@ class CompiledRuleSet:
     warnings: tuple[Problem, ...] = ()
     #: The text of each file, as compiled (what the store records for this version).
     texts: tuple[str, ...] = ()
-
-    @property
-    def windows(self) -> tuple[Duration, ...]:
-        """Every window of every rule, each once."""
-        return tuple(
-            dict.fromkeys(
-                relation.window
-                for rule in self.rules
-                for relation in (rule.after, rule.absent)
-                if relation is not None
-            )
-        )
 
     def lookback(self, event_type: str) -> tuple[Duration, ...]:
         """How long after its time an event of `event_type` may still complete a rule."""
@@ -302,25 +346,6 @@ class CompiledRuleSet:
                 rule.changed
                 for rule in self.rules
                 if rule.changed is not None and event_type in rule.changed.event_types
-            )
-        )
-
-    @property
-    def type_groups(self) -> tuple[tuple[str, ...], ...]:
-        """Sets of several event types that rules test through a flag on each event.
-
-        They are the types whose absence a rule waits for, and the types that trigger an
-        `after` rule (durable_rules mishandles `$or` in those patterns).
-        """
-        return tuple(
-            dict.fromkeys(
-                types
-                for rule in self.rules
-                for types in (
-                    rule.absent.event_types if rule.absent is not None else (),
-                    rule.event_types if rule.after is not None else (),
-                )
-                if len(types) > 1
             )
         )
 

@@ -1,15 +1,14 @@
-"""Check rules against the event catalogue and compile them to durable_rules definitions.
+"""Check rules against the event catalogue and compile them to the rule model.
 
-Everything a rule names is checked here, before anything reaches durable_rules,
-which accepts unknown operators and fields silently and would leave the rule
-quietly dead. The output is plain data (`CompiledRuleSet`): the engine adapter
-is the only place that hands it to durable_rules.
+Everything a rule names is checked here, before anything reaches an engine,
+which might accept unknown operators and fields silently and leave the rule
+quietly dead. The output is plain data (`CompiledRuleSet`) in the rule
+language's own terms: an engine backend translates it for itself.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -35,10 +34,10 @@ from triggers.rules.compiled import (
     Scope,
     Test,
     flatten,
+    has_alternatives,
     negate,
 )
 from triggers.rules.duration import Duration, DurationError
-from triggers.rules.limits import check_limits
 from triggers.rules.lint import rule_warnings
 from triggers.rules.model import (
     COMBINATORS,
@@ -55,14 +54,14 @@ from triggers.rules.model import (
 from triggers.rules.template import Template, TemplateSyntaxError
 from triggers.yamlmap import KeyPath, Located
 
-__all__ = ["SourceFile", "compile_rule_files", "durable_condition", "group_key", "window_key"]
+__all__ = ["SourceFile", "compile_rule_files"]
 
 M = TypeVar("M", bound=BaseModel)
 
 #: Event fields a template may name besides the type-specific ones.
 _EVENT_TEMPLATE_NAMES = ("type", "at", "id", "source", "note", "recorded_at")
 _RULE_TEMPLATE_NAMES = ("id", "title")
-_COMPARISON = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
+_COMPARISON = ("lt", "le", "gt", "ge")
 
 
 @dataclass
@@ -187,30 +186,27 @@ class _Checker:
         if len(self.problems) > before or not when.types:
             return None
         position = self.source.located.position(path)
-        condition = flatten(AllOf((when.where, when.case)))
+        at_id = self.source.located.position((*path, "id"), key=True)
         relation = when.relation
-        if when.count is not None:
-            durable = [{"m": _tally_pattern(rule.id, when.count, when.case)}]
-            member: Mapping[str, Any] | None = {
-                "all": [{"m": {"$and": _event_pattern(when.types, when.where)}}]
-            }
-        else:
-            durable, member = _durable_patterns(rule.when, condition, relation), None
         return CompiledRule(
             id=rule.id,
             title=rule.title,
             learning=rule.learning.strip(),
             event_types=when.types,
-            condition=condition,
+            condition=flatten(AllOf((when.where, when.case))),
             actions=tuple(a for a in actions if a is not None),
-            source=RuleSource(self.source.file, position.line if position else None),
-            durable={"all": durable},
+            source=RuleSource(
+                self.source.file,
+                position.line if position else None,
+                index,
+                at_id.line if at_id else None,
+                at_id.column if at_id else None,
+            ),
             after=relation if rule.when.after is not None else None,
             absent=relation if rule.when.absent is not None else None,
             count=when.count,
             changed=when.changed,
             throttle=throttle,
-            durable_member=member,
         )
 
     def _check_parts(self, raw: Any, path: KeyPath) -> None:
@@ -241,8 +237,7 @@ class _Checker:
         if when.absent is not None:
             checked.relation = self._relation(when.absent, (*path, "absent"), trigger_specs)
             absent = checked.relation
-            condition = durable_condition(absent.condition) if absent is not None else None
-            if condition is not None and "$or" in json.dumps(condition):
+            if absent is not None and has_alternatives(absent.condition):
                 self.add(
                     (*path, "absent", "where"),
                     "conditions on an absent event can only be all-of tests (equal, compare,"
@@ -713,167 +708,6 @@ def _common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
     return result
 
 
-def durable_condition(condition: Condition) -> dict[str, Any] | None:
-    """The durable_rules expression for a condition, or None for "always"."""
-    if isinstance(condition, AllOf):
-        parts = [p for p in (durable_condition(c) for c in condition.parts) if p is not None]
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else {"$and": parts}
-    if isinstance(condition, AnyOf):
-        if not condition.parts:
-            return {"$nex": {"kind": 1}}  # never: every message has a kind
-        alternatives = [durable_condition(c) for c in condition.parts]
-        if any(a is None for a in alternatives):
-            return None
-        return {"$or": alternatives}
-    path = f"{condition.scope}.{condition.field}"
-    op, value = condition.op, condition.value
-    absent = {"$nex": {path: 1}}
-    if op == "present":
-        return {"$ex" if value else "$nex": {path: 1}}
-    if op == "eq":
-        return {path: value}
-    if op == "ne":
-        return {"$or": [absent, {"$neq": {path: value}}]}
-    if op == "in":
-        return {path: value[0]} if len(value) == 1 else {"$or": [{path: v} for v in value]}
-    if op == "not_in":
-        return {"$or": [absent, {"$and": [{"$neq": {path: v}} for v in value]}]}
-    if op == "includes":
-        return {f"{path}.{value}": True}
-    if op == "excludes":
-        return {"$nex": {f"{path}.{value}": 1}}
-    if op == "includes_any":
-        return {"$or": [{f"{path}.{v}": True} for v in value]}
-    return {_COMPARISON[op]: {path: value}}
-
-
-def group_key(types: Sequence[str]) -> str:
-    """The name of the flag that marks an event as one of `types`."""
-    return "g_" + hashlib.sha256("|".join(sorted(types)).encode()).hexdigest()[:12]
-
-
-def window_key(window: Duration) -> str:
-    """The name of the precomputed fields that carry an event's window bounds."""
-    return f"w{window.months}m{window.seconds}s"
-
-
-def _event_pattern(types: Sequence[str], condition: Condition) -> list[dict[str, Any]]:
-    """An event fact of one of `types` for which `condition` holds, as conjuncts."""
-    parts: list[dict[str, Any]] = [{"kind": "event"}]
-    type_test = durable_condition(Test("event", "type", "in", tuple(types)))
-    rest = durable_condition(condition)
-    parts.extend(p for p in (type_test, rest) if p is not None)
-    return parts
-
-
-def _durable_patterns(
-    when: When, condition: Condition, relation: CompiledRelation | None
-) -> list[dict[str, Any]]:
-    """The rule's patterns; the trigger is always named `m`.
-
-    Only equality, `$lt`, `$gt` and `$lte` refer to another pattern: correlated
-    `$gte`, `$neq` and `$add` crash durable_rules (docs/durable-rules.md). Window
-    bounds are precomputed into each fact; "x.at >= y.at" is written on negated times.
-    """
-    types = when.event_types
-    trigger = _event_pattern(types, condition)
-    if relation is None:
-        return [{"m": {"$and": trigger}}]
-    if when.absent is not None:
-        return _absence_patterns(types, trigger, relation)
-    after = relation
-    key = window_key(after.window)
-    correlated: list[dict[str, Any]] = [
-        {"$lte": {f"event.{key}_lo": {"o": "event.at"}}},
-        {"$lte": {"event.neg_at": {"o": "event.neg_at"}}},
-    ]
-    if set(types) & set(after.event_types):
-        # The same kind of event on both sides: the other one comes first in event order.
-        correlated.append({"$gt": {"seq": {"o": "seq"}}})
-    correlated.extend({f"event.{ours}": {"o": f"event.{theirs}"}} for theirs, ours in after.same)
-    # durable_rules ignores correlated tests that follow a nested `$or` or `$and` in the
-    # same pattern, and tests after a correlated one no longer filter before the join
-    # (docs/durable-rules.md): the trigger's types as a flag and its other plain tests
-    # first, alternatives last.
-    own = [{"kind": "event"}, _type_test(types)]
-    rest = durable_condition(condition)
-    if rest is not None:
-        own.extend(rest.get("$and", [rest]))
-    plain = [part for part in own if not _nested(part)]
-    alternatives = [part for part in own if _nested(part)]
-    return [
-        {"o": {"$and": _event_pattern(after.event_types, after.condition)}},
-        {"m": {"$and": [*plain, *correlated, _always("o"), *alternatives]}},
-    ]
-
-
-def _nested(test: dict[str, Any]) -> bool:
-    """Whether a durable_rules test holds an `$or` or `$and` (a sequence of its own)."""
-    text = json.dumps(test)
-    return "$or" in text or "$and" in text
-
-
-def _always(pattern: str) -> dict[str, Any]:
-    """A correlated test that always holds: both facts are events (for the last place).
-
-    When the last correlated test of a pattern fails, durable_rules reads on past the
-    end of the pattern's tests (events.c, reduceExpressionSequence) and may crash.
-    """
-    return {"kind": {pattern: "kind"}}
-
-
-def _type_test(types: Sequence[str]) -> dict[str, Any]:
-    """An event of one of `types`, without `$or`: several types through a membership flag."""
-    if len(types) == 1:
-        return {"event.type": types[0]}
-    return {f"event.{group_key(types)}": True}
-
-
-def _tally_pattern(rule_id: str, count: CompiledCount, case: Condition) -> dict[str, Any]:
-    """A count rule fires on the engine's tally of its events: enough, in this case state."""
-    parts: list[dict[str, Any]] = [
-        {"kind": "tally"},
-        {"rule": rule_id},
-        {"$gte": {"count": count.at_least}},
-    ]
-    rest = durable_condition(case)
-    if rest is not None:
-        parts.append(rest)
-    return {"$and": parts}
-
-
-def _absence_patterns(
-    types: Sequence[str], trigger: list[dict[str, Any]], absent: CompiledRelation
-) -> list[dict[str, Any]]:
-    """Trigger, then the case's clock at or past the deadline, then `none` of the other."""
-    key = window_key(absent.window)
-    # `$or` inside a `none` pattern is wrong in durable_rules (an event that matches no
-    # alternative still counts): several types are tested through a membership flag.
-    other: list[dict[str, Any]] = [{"kind": "event"}, _type_test(absent.event_types)]
-    rest = durable_condition(absent.condition)
-    if rest is not None:
-        # Flat: durable_rules ignores correlated tests after a nested `$and` too.
-        other.extend(rest.get("$and", [rest]))
-    other.append({"$lte": {"event.neg_at": {"m": "event.neg_at"}}})
-    other.append({"$lte": {"event.at": {"m": f"event.{key}_hi"}}})
-    if set(types) & set(absent.event_types):
-        other.append({"$gt": {"seq": {"m": "seq"}}})
-    other.extend({f"event.{theirs}": {"m": f"event.{ours}"}} for theirs, ours in absent.same)
-    other.append(_always("m"))
-    # The clock's `seq` is 0, before every event's: a last test that always holds.
-    clock = {
-        "$and": [
-            {"kind": "clock"},
-            {"$lte": {"neg_now": {"m": f"event.{key}_nhi"}}},
-            {"$lte": {"seq": {"m": "seq"}}},
-        ]
-    }
-    # durable_rules requires `none` to be the last pattern.
-    return [{"m": {"$and": trigger}}, {"k": clock}, {"x$not": {"$and": other}}]
-
-
 def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
     """Check and compile rule files; raises `RuleFileError` with every problem in every file.
 
@@ -910,9 +744,6 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
         source, index = placed[rule.id]
         return source.located.problem(source.file, ("rules", index, *part), message, key=True)
 
-    problems = check_limits(compiled, locate)
-    if problems:
-        raise RuleFileError(problems)
     digest = hashlib.sha256()
     for text in sorted(source.text for source in sources):
         digest.update(text.encode())

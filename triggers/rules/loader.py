@@ -15,7 +15,7 @@ __all__ = [
     "RULE_TEST_SUFFIXES",
     "default_rules_path",
     "is_rule_test_file",
-    "load_rules",
+    "read_rules",
     "rule_files",
     "rules_from_texts",
 ]
@@ -65,10 +65,12 @@ def rule_files(path: str | Path) -> list[Path]:
     return [where]
 
 
-def load_rules(path: str | Path | None = None) -> CompiledRuleSet:
+def read_rules(path: str | Path | None = None) -> CompiledRuleSet:
     """Read, check and compile the rules at `path` (default: the shipped rule set).
 
-    Raises `RuleFileError` listing every problem in every file.
+    Checks the rule language and the event catalogue; an engine's own limits are
+    checked when it loads the rules (`triggers.load_rules` does both). Raises
+    `RuleFileError` listing every problem in every file.
     """
     sources: list[SourceFile] = []
     problems: list[Problem] = []

@@ -1,6 +1,6 @@
-"""The durable_rules adapter: the only module that talks to durable_rules.
+"""The durable_rules host: the only module that calls durable_rules itself.
 
-durable_rules has sharp edges, measured in DESIGN.md and here:
+durable_rules has sharp edges, measured here and in docs/durable-rules.md:
 
 - each `Host()` starts two dispatcher threads that never stop, and rulesets can
   never be unregistered: one long-lived host per process, one registration per
@@ -23,7 +23,6 @@ durable_rules has sharp edges, measured in DESIGN.md and here:
 
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
 from collections.abc import Callable, Mapping
@@ -33,7 +32,9 @@ from typing import Any
 import durable_rules_engine
 from durable.engine import Host, MessageNotHandledException, MessageObservedException
 
-from triggers.errors import ActionError, EngineError
+from triggers.engine.durable.limits import check_limits
+from triggers.engine.durable.patterns import definitions
+from triggers.errors import ActionError, EngineError, RuleFileError
 from triggers.rules.compiled import CompiledRuleSet
 
 __all__ = ["DurableHost", "Firing", "get_host"]
@@ -87,24 +88,27 @@ class DurableHost:
         return self._lock
 
     def register(self, rules: CompiledRuleSet) -> str:
-        """Register a rule set (once per version) and return its durable_rules name."""
+        """Register a rule set (once per version) and return its durable_rules name.
+
+        Raises `RuleFileError` if the rule set goes over one of durable_rules' limits.
+        """
         with self._lock:
             if rules.version in self._names:
                 return self._names[rules.version]
+            problems = check_limits(rules.rules)
+            if problems:
+                raise RuleFileError(problems)
             name = f"triggers_{rules.version}_{len(self._names)}"
-            definition: dict[str, Any] = {}
-            for index, rule in enumerate(rules.rules):
-                entry = copy.deepcopy(dict(rule.durable))
-                entry["run"] = self._recorder(rule.id)
-                definition[f"r{index}"] = entry
-                if rule.durable_member is not None:
-                    member = copy.deepcopy(dict(rule.durable_member))
-                    member["run"] = self._recorder(rule.id, member=True)
-                    definition[f"r{index}_member"] = member
+            ruleset: dict[str, Any] = {}
+            # Built afresh for each registration: set_rulesets mutates what it is given.
+            for definition in definitions(rules):
+                entry = definition.body
+                entry["run"] = self._recorder(definition.rule, member=definition.member)
+                ruleset[definition.name] = entry
             # Every fact must complete some rule: see the module docstring.
-            definition["sentinel"] = {"all": [{"m": {"$ex": {"kind": 1}}}], "run": _ignore}
+            ruleset["sentinel"] = {"all": [{"m": {"$ex": {"kind": 1}}}], "run": _ignore}
             try:
-                self._host.set_rulesets({name: definition})
+                self._host.set_rulesets({name: ruleset})
             except durable_rules_engine.error as error:
                 raise EngineError(
                     f"durable_rules refused the compiled rule set: {error}"

@@ -1,20 +1,20 @@
-"""durable_rules' own limits, checked when a rule set is compiled.
+"""durable_rules' own limits, checked when a rule set is loaded into the engine.
 
 durable_rules fails late and obscurely when a rule set exceeds its fixed-size
 tables (error 303 while asserting a fact, 108 or a hang while registering), so
-the compiler refuses such a rule set up front, naming the rule that goes over.
+such a rule set is refused up front, with a problem at the rule that goes over.
 The figures are measured with durable_rules 2.0.28 (docs/durable-rules.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from triggers.engine.durable.facts import WINDOW_BOUNDS, FactLayout
+from triggers.engine.durable.patterns import rule_definitions
 from triggers.errors import Problem
-from triggers.models.events import EVENT_TYPES, BaseEvent
-from triggers.models.state import STATE_FIELDS
-from triggers.rules.catalogue import event_fields
+from triggers.models.events import EVENT_TYPES
 from triggers.rules.compiled import CompiledRule
 
 __all__ = [
@@ -39,54 +39,10 @@ MAX_PROPERTIES = 254
 #: `$and` and `$or` takes two, each test that refers to another fact one (error 113 at 32).
 MAX_PATTERN_ENTRIES = 31
 
-# The fact the engine asserts for an event: sid, id, kind, seq, event, state; inside
-# `event`: type, id, source, at, neg_at, the type's own fields, then per window its
-# low, high and negated high bound, per compared value its direction, per group of types
-# tested as one (`CompiledRuleSet.type_groups`) a flag. Inside `state`: every case-state
-# value, a set also one property per member.
-_FACT_PROPERTIES = 6
-_EVENT_PROPERTIES = 5
-_PROPERTIES_PER_WINDOW = 3
-_STATE_PROPERTIES = sum(
-    1 + (len(field.values) if field.kind == "set" else 0) for field in STATE_FIELDS.values()
-)
-_COMMON_FIELDS = {*BaseEvent.model_fields, "type"}
-
-Locate = Callable[[CompiledRule, str], Problem]
-
 
 def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
     """The most properties a fact for an `event_type` event can have under `rules`."""
-    own = [name for name in event_fields(event_type) if name not in _COMMON_FIELDS]
-    windows = {
-        relation.window
-        for rule in rules
-        for relation in (rule.after, rule.absent)
-        if relation is not None
-    }
-    changes = {
-        rule.changed.key
-        for rule in rules
-        if rule.changed is not None and event_type in rule.changed.event_types
-    }
-    groups = {
-        types
-        for rule in rules
-        for types in (
-            rule.absent.event_types if rule.absent is not None else (),
-            rule.event_types if rule.after is not None else (),
-        )
-        if len(types) > 1 and event_type in types
-    }
-    return (
-        _FACT_PROPERTIES
-        + _EVENT_PROPERTIES
-        + len(own)
-        + _PROPERTIES_PER_WINDOW * len(windows)
-        + len(changes)
-        + len(groups)
-        + _STATE_PROPERTIES
-    )
+    return FactLayout(rules).properties(event_type)
 
 
 def pattern_entries(test: Mapping[str, Any]) -> int:
@@ -100,7 +56,8 @@ def pattern_entries(test: Mapping[str, Any]) -> int:
 
 def _widest(rules: Sequence[CompiledRule]) -> tuple[str, int]:
     """The event type whose facts carry the most properties, and how many."""
-    counts = {event_type: message_properties(event_type, rules) for event_type in EVENT_TYPES}
+    layout = FactLayout(rules)
+    counts = {event_type: layout.properties(event_type) for event_type in EVENT_TYPES}
     widest = max(counts, key=lambda event_type: counts[event_type])
     return widest, counts[widest]
 
@@ -116,13 +73,12 @@ def _involves(rule: CompiledRule, event_type: str) -> bool:
     )
 
 
-def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]:
+def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
     """Problems, each at the first rule that goes over one of durable_rules' limits."""
     problems: list[Problem] = []
     if len(rules) > MAX_RULES:
         problems.append(
-            locate(
-                rules[MAX_RULES],
+            rules[MAX_RULES].source.problem(
                 f"a rule set may hold at most {MAX_RULES} rules and this is rule"
                 f" {MAX_RULES + 1}: combine rules that share an event and actions, or remove some",
             )
@@ -130,8 +86,7 @@ def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]
     correlated = [r for r in rules if r.after is not None or r.absent is not None]
     if len(correlated) > MAX_CORRELATION_RULES:
         problems.append(
-            locate(
-                correlated[MAX_CORRELATION_RULES],
+            correlated[MAX_CORRELATION_RULES].source.problem(
                 f"a rule set may hold at most {MAX_CORRELATION_RULES} rules with 'after' or"
                 f" 'absent' and this is number {MAX_CORRELATION_RULES + 1}:"
                 " combine rules that share an event and actions, or remove some",
@@ -140,8 +95,7 @@ def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]
     absent = [r for r in rules if r.absent is not None]
     if len(absent) > MAX_RULES_PER_MESSAGE:
         problems.append(
-            locate(
-                absent[MAX_RULES_PER_MESSAGE],
+            absent[MAX_RULES_PER_MESSAGE].source.problem(
                 f"a rule set may hold at most {MAX_RULES_PER_MESSAGE} rules with 'absent'"
                 " (the engine's clock takes part in all of them) and this is number"
                 f" {MAX_RULES_PER_MESSAGE + 1}: combine absences that share a window",
@@ -151,20 +105,18 @@ def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]
         involved = [r for r in rules if _involves(r, event_type)]
         if len(involved) > MAX_RULES_PER_MESSAGE:
             problems.append(
-                locate(
-                    involved[MAX_RULES_PER_MESSAGE],
+                involved[MAX_RULES_PER_MESSAGE].source.problem(
                     f"{len(involved)} rules involve {event_type!r} events, but durable_rules"
                     f" matches one event against at most {MAX_RULES_PER_MESSAGE} rules:"
                     " combine rules that share an event and actions, or remove some",
                 )
             )
     for rule in rules:
-        patterns = [*rule.durable["all"], *(rule.durable_member or {}).get("all", [])]
+        patterns = [p for d in rule_definitions(rule, rule.id) for p in d.patterns]
         entries = max(pattern_entries(body) for pattern in patterns for body in pattern.values())
         if entries > MAX_PATTERN_ENTRIES:
             problems.append(
-                locate(
-                    rule,
+                rule.source.problem(
                     f"this rule's conditions are too intricate for durable_rules: they take"
                     f" {entries} places in its list of one event's tests, which holds"
                     f" {MAX_PATTERN_ENTRIES} ('any', 'not', 'ne' and lists of values take the"
@@ -182,11 +134,10 @@ def check_limits(rules: Sequence[CompiledRule], locate: Locate) -> list[Problem]
                 low = middle + 1
         widest, count = _widest(rules[: low + 1])
         problems.append(
-            locate(
-                rules[low],
+            rules[low].source.problem(
                 f"with this rule, a {widest!r} event would carry {count} properties into"
                 f" durable_rules, which accepts at most {MAX_PROPERTIES}: each different"
-                f" 'within' duration adds {_PROPERTIES_PER_WINDOW}; use fewer different"
+                f" 'within' duration adds {len(WINDOW_BOUNDS)}; use fewer different"
                 " durations",
             )
         )
