@@ -1,4 +1,4 @@
-"""Explain an alert: the rule, the events, the case state and the windows behind it.
+"""Derive an alert's explanation: the rule, the events, the case state, the windows.
 
 `explain` first replays the case through the rules to check that they raise the
 alert at all. An alert that a late or corrected event has since superseded is
@@ -15,17 +15,39 @@ Lifecycle (acknowledged, superseded, ...) is the store's business: it may add
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import JsonValue
 
+from triggers.engine.explain.model import (
+    AbsentTiming,
+    AfterTiming,
+    AlternativesCheck,
+    ChangeTiming,
+    ConditionCheck,
+    CountTiming,
+    ExplainedEvent,
+    ExplainedRule,
+    Explanation,
+    StateValue,
+    ThrottleTiming,
+    Timing,
+)
+from triggers.engine.explain.text import show, when
 from triggers.engine.replay import Engine
-from triggers.engine.semantics import event_values, state_values
+from triggers.engine.semantics import (
+    direction,
+    event_order,
+    event_values,
+    looks_back,
+    state_values,
+    within_after,
+)
 from triggers.errors import EngineError
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
-from triggers.models.events import EVENT_TYPES, ORDERED_VALUES, Event
+from triggers.models.events import Event
 from triggers.models.state import STATE_FIELDS, CaseState
 from triggers.rules.compiled import (
     AllOf,
@@ -37,248 +59,7 @@ from triggers.rules.compiled import (
     holds,
 )
 
-__all__ = [
-    "AbsentTiming",
-    "AfterTiming",
-    "AlternativesCheck",
-    "ChangeTiming",
-    "ConditionCheck",
-    "CountTiming",
-    "ExplainedEvent",
-    "ExplainedRule",
-    "Explanation",
-    "StateValue",
-    "ThrottleTiming",
-    "Timing",
-    "explain",
-]
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
-
-
-class ExplainedRule(BaseModel):
-    """The rule that raised the alert, and where it is written."""
-
-    model_config = _FROZEN
-
-    id: str
-    title: str
-    learning: str
-    file: str
-    line: int | None
-    #: `file:line`, or the file alone when the line is not known.
-    source: str
-
-
-class ExplainedEvent(BaseModel):
-    """One of the alert's events, with every field it carries."""
-
-    model_config = _FROZEN
-
-    id: str
-    type: str
-    at: datetime
-    #: `trigger`: the event the rule fired on; `other`: the earlier event an `after`
-    #: rule found; `counted`: another event a `count` rule counted.
-    role: Literal["trigger", "other", "counted"]
-    fields: dict[str, JsonValue]
-    source: str | None = None
-    note: str | None = None
-    recorded_at: datetime | None = None
-
-
-class StateValue(BaseModel):
-    """A case-state value as it stood just before the trigger's moment."""
-
-    model_config = _FROZEN
-
-    name: str
-    #: None when the value is not recorded; sets are sorted lists.
-    value: JsonValue
-    #: Whether one of the rule's conditions tests this value.
-    tested: bool
-
-
-class ConditionCheck(BaseModel):
-    """One test of the rule's condition, the value it saw, and whether it held."""
-
-    model_config = _FROZEN
-
-    #: Readable, as `event.category in ['sexual', 'violent']` or `case.registered eq true`.
-    text: str
-    scope: Literal["event", "case"]
-    field: str
-    #: The test's operator (`eq`, `in`, `includes_any`, ...), or `changed` for a `changed:` rule.
-    op: str
-    expected: JsonValue
-    #: The trigger's field or the case-state value (None: not recorded); for `changed`,
-    #: the direction the value went.
-    actual: JsonValue
-    held: bool
-    #: The innermost `any` block this test is part of (its label), and which of its
-    #: alternatives (numbered from 1); None for a test every alert needs.
-    group: str | None = None
-    alternative: int | None = None
-
-
-class AlternativesCheck(BaseModel):
-    """An `any` block of the condition: which of its alternatives held."""
-
-    model_config = _FROZEN
-
-    #: `any 1`, `any 2`, ... in the order the blocks appear in the condition.
-    label: str
-    #: The enclosing `any` block and alternative this block sits in, if any.
-    group: str | None = None
-    alternative: int | None = None
-    #: How many alternatives the block has.
-    alternatives: int
-    #: The alternatives that held, numbered from 1.
-    held_by: tuple[int, ...]
-    held: bool
-
-
-class AfterTiming(BaseModel):
-    """`after:` another event at most `within` before the trigger (both ends included)."""
-
-    model_config = _FROZEN
-
-    event_types: tuple[str, ...]
-    #: The other event's own conditions, as `other.FIELD op value`.
-    where: str | None
-    within: str
-    start: datetime
-    end: datetime
-    #: The other event's field -> the trigger's field they must share.
-    same: dict[str, str]
-    #: The other event the alert names (the latest that qualifies).
-    other: str
-    other_at: datetime
-    #: Every event in the window that qualifies, in event order.
-    in_window: tuple[str, ...]
-
-
-class AbsentTiming(BaseModel):
-    """`absent:` no such event from the trigger to the deadline (both included)."""
-
-    model_config = _FROZEN
-
-    event_types: tuple[str, ...]
-    where: str | None
-    within: str
-    start: datetime
-    #: When the window closed and the alert was raised (the alert's time).
-    deadline: datetime
-    same: dict[str, str]
-    #: The values a breaking event had to share: its field -> the trigger's value.
-    same_values: dict[str, JsonValue]
-    #: Breaking events that arrived by the deadline: none, for an alert that was raised.
-    in_time: tuple[str, ...]
-    #: Breaking events that arrived after the deadline, too late.
-    late: tuple[str, ...]
-
-
-class CountTiming(BaseModel):
-    """`count:` at least N events of the rule's kind within the window, the trigger last."""
-
-    model_config = _FROZEN
-
-    at_least: int
-    within: str
-    start: datetime
-    end: datetime
-    distinct: str | None
-    same: tuple[str, ...]
-    same_values: dict[str, JsonValue]
-    #: The counted events, in event order (the trigger last).
-    counted: tuple[str, ...]
-    #: How many were counted: events, or different values of `distinct`.
-    number: int
-    distinct_values: tuple[JsonValue, ...] = ()
-
-
-class ChangeTiming(BaseModel):
-    """`changed:` the trigger's value against the previous such event."""
-
-    model_config = _FROZEN
-
-    field: str
-    same: tuple[str, ...]
-    same_values: dict[str, JsonValue]
-    previous: JsonValue
-    previous_event: str | None
-    previous_at: datetime | None
-    new: JsonValue
-    #: `down`, `up` or `same`; None when there is no previous value.
-    direction: str | None
-
-
-class ThrottleTiming(BaseModel):
-    """`throttle:` at most one alert from the rule within the window, per case or per key."""
-
-    model_config = _FROZEN
-
-    within: str
-    per: tuple[str, ...]
-    per_values: dict[str, JsonValue]
-    #: The rule's previous alert for the same key, outside the window (None: the first).
-    previous_alert_at: datetime | None
-    #: Until when further alerts for the same key are held back.
-    quiet_until: datetime
-
-
-class Timing(BaseModel):
-    """The time forms of the rule, each with what it found; unused forms are None."""
-
-    model_config = _FROZEN
-
-    after: AfterTiming | None = None
-    absent: AbsentTiming | None = None
-    count: CountTiming | None = None
-    changed: ChangeTiming | None = None
-    throttle: ThrottleTiming | None = None
-
-
-class Explanation(BaseModel):
-    """Why an alert was raised, as data (`model_dump(mode="json")`) and as text (`lines`)."""
-
-    model_config = _FROZEN
-
-    rule: ExplainedRule
-    rules_version: str
-    alert: Alert
-    alert_key: str
-    #: Whether replaying the chronology with these rules raises this alert again. When it
-    #: does not, `state`, `tests`, `alternatives` and `timing` are left empty.
-    reproduced: bool
-    message: str
-    events: tuple[ExplainedEvent, ...]
-    #: Ids of the alert's events that the chronology no longer has.
-    missing_events: tuple[str, ...] = ()
-    #: The moment the case state is shown just before (the trigger's time).
-    state_before: datetime | None = None
-    state: tuple[StateValue, ...] = ()
-    tests: tuple[ConditionCheck, ...] = ()
-    alternatives: tuple[AlternativesCheck, ...] = ()
-    timing: Timing = Timing()
-    reason: str
-    #: For an alert not raised again: what the replay raises now for the same rule and
-    #: action from any of the same events.
-    instead: tuple[Alert, ...] = ()
-    #: Added by the store, such as why the alert was superseded.
-    notes: tuple[str, ...] = ()
-
-    def with_notes(self, *notes: str) -> Explanation:
-        """The same explanation with `notes` added after any it has."""
-        return self.model_copy(update={"notes": (*self.notes, *notes)})
-
-    def lines(self) -> list[str]:
-        """The explanation as plain text: rule, version, events, state and tests, timing,
-        reason, notes."""
-        return _Lines(self).render()
-
-
-# --- deriving the explanation ---------------------------------------------------
+__all__ = ["explain"]
 
 
 def _json(value: Any) -> JsonValue:
@@ -290,34 +71,11 @@ def _json(value: Any) -> JsonValue:
     return value  # type: ignore[no-any-return]
 
 
-def _show(value: Any) -> str:
-    """A value as rules are written: strings quoted, true/false, lists in brackets."""
-    if value is None:
-        return "not recorded"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_show(item) for item in value) + "]"
-    return str(value)
-
-
-def _when(moment: datetime) -> str:
-    """A date, or a date-time where the time is not midnight (UTC)."""
-    moment = moment.astimezone(UTC)
-    if moment.time() == datetime.min.time():
-        return moment.strftime("%Y-%m-%d")
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 class _Case:
-    """A chronology in event order: time, then catalogue order, then id (as the engine)."""
+    """A chronology in event order, as the engine takes it."""
 
     def __init__(self, chronology: Chronology) -> None:
-        self.events = sorted(
-            chronology.events, key=lambda e: (e.at, EVENT_TYPES.index(e.type), e.id or "")
-        )
+        self.events = event_order(chronology.events)
         self.seq = {event.id or "": index for index, event in enumerate(self.events)}
         self.by_id = {event.id or "": event for event in self.events}
 
@@ -355,13 +113,6 @@ class _Case:
             ):
                 return earlier
         return None
-
-
-def _direction(field: str, now: Any, before: Any) -> str:
-    order = ORDERED_VALUES.get(field)
-    if order is not None:
-        now, before = order.index(now), order.index(before)
-    return "down" if now < before else "up" if now > before else "same"
 
 
 class _Conditions:
@@ -422,7 +173,7 @@ class _Conditions:
 
 
 def _test_text(test: Test, scope: str, field: str, op: str) -> str:
-    return f"{scope}.{field} {op} {test.value if op == 'changed' else _show(test.value)}"
+    return f"{scope}.{field} {op} {test.value if op == 'changed' else show(test.value)}"
 
 
 def _sentence(condition: Condition, scope: str) -> str:
@@ -468,7 +219,7 @@ class _Explainer:
             new = self.values.get(rule.changed.field)
             old = event_values(self.previous)[rule.changed.field]
             if new is not None:
-                self.values[rule.changed.key] = _direction(rule.changed.field, new, old)
+                self.values[rule.changed.key] = direction(rule.changed.field, new, old)
         self.before = state_values(case.before(trigger.at))
 
     def state(self) -> tuple[StateValue, ...]:
@@ -494,7 +245,7 @@ class _Explainer:
         in_window = [
             other
             for other in self.case.others(relation, trigger)
-            if start <= other.at <= trigger.at
+            if looks_back(relation.window, other.at, trigger.at)
             and (not overlap or seq[other.id or ""] < seq[trigger.id or ""])
         ]
         named = [i for i in self.alert.events if i != trigger.id]
@@ -520,7 +271,7 @@ class _Explainer:
         for other in self.case.others(relation, trigger):
             if other.at > deadline:
                 late.append(other.id or "")
-            elif other.at >= trigger.at and (
+            elif within_after(relation.window, trigger.at, other.at) and (
                 not overlap or seq[other.id or ""] > seq[trigger.id or ""]
             ):
                 in_time.append(other.id or "")
@@ -677,14 +428,14 @@ def explain(
         return Explanation(reproduced=False, message=message, **common)
     clock = _clock(chronology, alert, until)
     if clock is not None:
-        replaying += f" up to {_when(clock)}"
+        replaying += f" up to {when(clock)}"
     raised = Engine(rules).replay(chronology, clock).alerts
     if trigger is None or not any(a.key == alert.key for a in raised):
         end = clock or max(e.at for e in chronology.events)
         if missing:
             why = f"its events {', '.join(missing)} are not in the chronology"
         elif alert.at > end:
-            why = f"the clock stops at {_when(end)}, before the alert's time"
+            why = f"the clock stops at {when(end)}, before the alert's time"
         else:
             why = (
                 "the case's events no longer lead to it (a late or corrected event"
@@ -711,179 +462,3 @@ def explain(
         timing=explainer.timing(raised),
         **common,
     )
-
-
-# --- plain text -------------------------------------------------------------------
-
-
-def _ids(ids: Sequence[str]) -> str:
-    return ", ".join(ids) if ids else "none"
-
-
-def _values(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name} {_show(value)}" for name, value in values.items())
-
-
-class _Lines:
-    """An explanation as plain lines of text, in the order people read it."""
-
-    def __init__(self, explanation: Explanation) -> None:
-        self.x = explanation
-        self.out: list[str] = []
-
-    def render(self) -> list[str]:
-        x, alert = self.x, self.x.alert
-        params = f" ({_values(alert.params)})" if alert.params else ""
-        self.out += [
-            f"Alert {alert.action}{params}, priority {alert.priority},"
-            f" case {alert.case}, at {_when(alert.at)}",
-            f"Rule {x.rule.id}: {x.rule.title}",
-            f"  written at {x.rule.source}",
-            f"  learning: {x.rule.learning}",
-            f"Rule set version {x.rules_version}",
-            ("Reproduced: " if x.reproduced else "NOT REPRODUCED: ") + x.message,
-        ]
-        self.events()
-        self.conditions()
-        self.timing()
-        self.out.append(f"Reason: {x.reason}")
-        if x.instead:
-            self.out.append("Raised now instead:")
-            for other in x.instead:
-                self.out.append(
-                    f"  {_when(other.at)} {other.rule} {other.action}"
-                    f" from {_ids(other.events)}: {other.reason}"
-                )
-        if x.notes:
-            self.out.append("Notes:")
-            self.out += [f"  {note}" for note in x.notes]
-        return self.out
-
-    def events(self) -> None:
-        self.out.append("Events:")
-        for event in self.x.events:
-            source = f", source {event.source}" if event.source else ""
-            self.out.append(f"  {event.role}: {event.id} {event.type} at {_when(event.at)}{source}")
-            if event.fields:
-                self.out.append(f"    {_values(event.fields)}")
-            if event.recorded_at is not None:
-                self.out.append(f"    recorded at {_when(event.recorded_at)}")
-            if event.note:
-                self.out.append(f"    note: {event.note}")
-        if self.x.missing_events:
-            self.out.append(f"  not in the chronology: {_ids(self.x.missing_events)}")
-
-    def conditions(self) -> None:
-        x = self.x
-        if x.state_before is None:
-            return
-        tested = {s.name: s.value for s in x.state if s.tested}
-        rest = {s.name: s.value for s in x.state if not s.tested and s.value is not None}
-        self.out.append(f"Case state just before {_when(x.state_before)}:")
-        if tested:
-            self.out.append(f"  tested: {_values(tested)}")
-        if rest:
-            self.out.append(f"  other: {_values(rest)}")
-        if not x.tests:
-            return
-        self.out.append("Conditions:")
-        groups = {g.label: g for g in x.alternatives}
-        shown: set[str] = set()
-        for test in x.tests:
-            # The `any` blocks the test sits in, outermost first, each headed once.
-            chain: list[AlternativesCheck] = []
-            label = test.group
-            while label is not None:
-                chain.insert(0, groups[label])
-                label = groups[label].group
-            for depth, group in enumerate(chain, start=1):
-                if group.label not in shown:
-                    shown.add(group.label)
-                    held = ", ".join(str(i) for i in group.held_by)
-                    verdict = f"held by alternative {held}" if held else "no alternative held"
-                    where = f"(alternative {group.alternative}) " if group.alternative else ""
-                    self.out.append(
-                        "  " * depth
-                        + f"{where}{group.label} ({group.alternatives} alternatives): {verdict}"
-                    )
-            verdict = "held" if test.held else "did not hold"
-            where = f"(alternative {test.alternative}) " if test.alternative else ""
-            self.out.append(
-                "  " * (len(chain) + 1)
-                + f"{where}{test.text}: {verdict} (actual {_show(test.actual)})"
-            )
-
-    def timing(self) -> None:
-        t = self.x.timing
-        if not any((t.after, t.absent, t.count, t.changed, t.throttle)):
-            return
-        self.out.append("Timing:")
-        if t.after is not None:
-            a = t.after
-            self.out.append(
-                f"  after: {' or '.join(a.event_types)} within {a.within} before the trigger:"
-                f" window {_when(a.start)} to {_when(a.end)}"
-            )
-            self._relation(a.where, a.same, {})
-            self.out.append(
-                f"    found {a.other} at {_when(a.other_at)} (the latest of {_ids(a.in_window)})"
-            )
-        if t.absent is not None:
-            b = t.absent
-            self.out.append(
-                f"  absent: no {' or '.join(b.event_types)} within {b.within} after the trigger:"
-                f" window {_when(b.start)} to the deadline {_when(b.deadline)}"
-            )
-            self._relation(b.where, b.same, b.same_values)
-            arrived = (
-                f"arrived in time: {_ids(b.in_time)}"
-                if b.in_time
-                else "none arrived by the deadline"
-            )
-            late = f"; too late: {_ids(b.late)}" if b.late else ""
-            self.out.append(f"    {arrived}{late}")
-        if t.count is not None:
-            c = t.count
-            kind = f"different {c.distinct} values" if c.distinct else "events"
-            self.out.append(
-                f"  count: at least {c.at_least} {kind} within {c.within}:"
-                f" window {_when(c.start)} to {_when(c.end)}; counted {c.number}"
-            )
-            if c.same:
-                self.out.append(f"    the same {_values(c.same_values)}")
-            self.out.append(f"    counted events: {_ids(c.counted)}")
-            if c.distinct:
-                self.out.append(f"    {c.distinct}: {_show(list(c.distinct_values))}")
-        if t.changed is not None:
-            d = t.changed
-            same = f" (same {_values(d.same_values)})" if d.same else ""
-            before = (
-                f"{_show(d.previous)} in {d.previous_event} at {_when(d.previous_at)}"
-                if d.previous_at is not None
-                else "no previous value"
-            )
-            self.out.append(
-                f"  changed: {d.field} went {d.direction or 'nowhere'}{same}:"
-                f" {before}, now {_show(d.new)}"
-            )
-        if t.throttle is not None:
-            e = t.throttle
-            per = f" per {_values(e.per_values)}" if e.per else " per case"
-            previous = (
-                f"previous alert {_when(e.previous_alert_at)}"
-                if e.previous_alert_at is not None
-                else "the first alert"
-            )
-            self.out.append(
-                f"  throttle: one alert within {e.within}{per}: {previous};"
-                f" quiet until {_when(e.quiet_until)}"
-            )
-
-    def _relation(
-        self, where: str | None, same: Mapping[str, str], values: Mapping[str, Any]
-    ) -> None:
-        if where:
-            self.out.append(f"    where {where}")
-        for theirs, ours in same.items():
-            value = f" = {_show(values[theirs])}" if theirs in values else ""
-            self.out.append(f"    its {theirs} the same as the trigger's {ours}{value}")
