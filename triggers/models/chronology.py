@@ -26,7 +26,7 @@ from triggers.models.events import (
     event_adapter,
     group_moments,
 )
-from triggers.yamlmap import KeyPath, Located, format_key_path, load_yaml
+from triggers.yamlmap import KeyPath, Located, ProblemCollector, format_key_path, load_yaml
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",
@@ -114,34 +114,8 @@ class Chronology(BaseModel):
 # --- loading -----------------------------------------------------------------
 
 
-class _Reader:
-    """Collects problems while turning raw data into validated models.
-
-    `at` is where the chronology sits in the file's data (empty for a whole file):
-    problems are reported at their full key path.
-    """
-
-    def __init__(self, file: str, located: Located | None, at: KeyPath = ()) -> None:
-        self.file = file
-        self.located = located
-        self.at = at
-        self.problems: list[Problem] = []
-
-    def add(
-        self,
-        path: KeyPath,
-        message: str,
-        *,
-        key: bool = False,
-        suggestion: str | None = None,
-        line: int | None = None,
-    ) -> None:
-        path = (*self.at, *path)
-        if self.located is not None and line is None:
-            problem = self.located.problem(self.file, path, message, key=key, suggestion=suggestion)
-        else:
-            problem = Problem(self.file, format_key_path(path), message, line, None, suggestion)
-        self.problems.append(problem)
+class _Reader(ProblemCollector):
+    """Collects problems while turning raw data into validated models."""
 
     def event(self, raw: Any, path: KeyPath, line: int | None = None) -> Event | None:
         if not isinstance(raw, Mapping):
@@ -321,11 +295,7 @@ def _jsonl(file: str, text: str) -> tuple[list[Chronology], list[Problem]]:
             if not isinstance(error, json.JSONDecodeError):
                 reader.add(path, f"invalid JSON: {_json_limit(error)}", line=number)
                 continue
-            reader.problems.append(
-                Problem(
-                    file, format_key_path(path), f"invalid JSON: {error.msg}", number, error.colno
-                )
-            )
+            reader.add(path, f"invalid JSON: {error.msg}", line=number, column=error.colno)
             continue
         if not isinstance(record, dict):
             reader.add(path, f"each line must be a JSON object, got {_kind(record)}", line=number)
