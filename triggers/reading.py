@@ -168,13 +168,12 @@ def _kind(value: Any) -> str:
     )
 
 
-def _document(
-    file: str, raw: Any, located: Located | None, at: KeyPath = ()
-) -> tuple[Chronology | None, list[Problem]]:
+def _document(file: str, raw: Any, located: Located | None, at: KeyPath = ()) -> Chronology:
+    """One case from a YAML or JSON document; raises `ChronologyError` with every problem."""
     reader = _Reader(file, located, at)
     header = reader.header(raw)
-    if header is None:
-        return None, reader.problems
+    if header is None:  # the reader has said why
+        raise ChronologyError(reader.problems)
     outcomes = reader.outcomes(header.get("outcomes"))
     events: list[tuple[KeyPath, Event]] = []
     raw_events = header.get("events")
@@ -183,19 +182,18 @@ def _document(
         if event is not None:
             events.append((("events", index), event))
     reader.duplicate_ids(events, {})
-    if reader.problems:
-        return None, reader.problems
-    chronology = Chronology(
+    reader.raise_if_any(ChronologyError)
+    return Chronology(
         case=str(header["case"]),
         title=header.get("title"),
         subject=header.get("subject"),
         outcomes=tuple(outcomes),
         events=tuple(event for _, event in events),
     )
-    return chronology, []
 
 
-def _jsonl(file: str, text: str) -> tuple[list[Chronology], list[Problem]]:
+def _jsonl(file: str, text: str) -> list[Chronology]:
+    """Cases from JSONL, one event a line; raises `ChronologyError` with every problem."""
     reader = _Reader(file, None)
     cases: dict[str, list[tuple[KeyPath, Event]]] = {}
     lines: dict[KeyPath, int] = {}
@@ -227,13 +225,11 @@ def _jsonl(file: str, text: str) -> tuple[list[Chronology], list[Problem]]:
             lines[path] = number
     for events in cases.values():
         reader.duplicate_ids(events, lines)
-    if reader.problems:
-        return [], reader.problems
-    chronologies = [
+    reader.raise_if_any(ChronologyError)
+    return [
         Chronology(case=case, events=tuple(event for _, event in events))
         for case, events in cases.items()
     ]
-    return chronologies, []
 
 
 def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Chronology]:
@@ -244,8 +240,8 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
     """
     kind = (suffix or Path(file).suffix).lower()
     if kind == ".jsonl":
-        chronologies, problems = _jsonl(file, text)
-    elif kind == ".json":
+        return _jsonl(file, text)
+    if kind == ".json":
         try:
             raw = json.loads(text)
         except (ValueError, RecursionError) as error:
@@ -256,27 +252,22 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
             raise ChronologyError(
                 [Problem(file, "", f"invalid JSON: {error.msg}", error.lineno, error.colno)]
             ) from None
-        chronology, problems = _document(file, raw, None)
-        chronologies = [chronology] if chronology else []
-    elif kind in (".yaml", ".yml"):
+        return [_document(file, raw, None)]
+    if kind in (".yaml", ".yml"):
         located, problems = load_yaml(text, file)
-        if not problems:
-            chronology, problems = _document(file, located.data, located)
-            chronologies = [chronology] if chronology else []
-    else:
-        raise ChronologyError(
-            [
-                Problem(
-                    file,
-                    "",
-                    f"unsupported file type {kind or '(none)'!r}: expected one of "
-                    + ", ".join(CHRONOLOGY_SUFFIXES),
-                )
-            ]
-        )
-    if problems:
-        raise ChronologyError(problems)
-    return chronologies
+        if problems:
+            raise ChronologyError(problems)
+        return [_document(file, located.data, located)]
+    raise ChronologyError(
+        [
+            Problem(
+                file,
+                "",
+                f"unsupported file type {kind or '(none)'!r}: expected one of "
+                + ", ".join(CHRONOLOGY_SUFFIXES),
+            )
+        ]
+    )
 
 
 def read_chronology(raw: Any, file: str, located: Located, at: KeyPath = ()) -> Chronology:
@@ -285,10 +276,7 @@ def read_chronology(raw: Any, file: str, located: Located, at: KeyPath = ()) -> 
     `raw` is the data at key path `at` of `located`; problems are reported with their
     full key path, line and column. Raises `ChronologyError` with every problem found.
     """
-    chronology, problems = _document(file, raw, located, at)
-    if problems or chronology is None:
-        raise ChronologyError(problems)
-    return chronology
+    return _document(file, raw, located, at)
 
 
 def load_chronologies(path: str | Path) -> list[Chronology]:
