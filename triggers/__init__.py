@@ -31,9 +31,8 @@ from triggers.models import (
     Chronology,
     Event,
     Outcome,
-    load_chronologies,
-    parse_chronology,
 )
+from triggers.reading import load_chronologies, parse_chronology
 from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path
 from triggers.ruletests import (
     AlertPattern,

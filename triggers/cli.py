@@ -25,8 +25,9 @@ from rich.table import Table
 from triggers import __version__
 from triggers.engine import CaseResult, Engine, load_rules
 from triggers.errors import InputError, Problem, TriggersError
-from triggers.models import Alert, Event, chronology_schema, load_chronologies, parse_time
+from triggers.models import Alert, Event, chronology_schema, parse_time
 from triggers.models.alerts import ALERT_STATUSES, AlertStatus, StoredAlert
+from triggers.reading import load_chronologies
 from triggers.rules import CompiledAction, CompiledRuleSet, Template, rule_file_schema
 from triggers.ruletests import RuleTestResult, load_rule_tests, rule_test_files, run_rule_tests
 from triggers.store import (

@@ -31,9 +31,10 @@ from typing import Any, Literal
 
 from triggers.engine import Engine
 from triggers.errors import ChronologyError, Problem, RuleTestError, suggest
-from triggers.models import ACTIONS, Alert, Chronology, ParamValue, parse_time, read_chronology
+from triggers.models import ACTIONS, Alert, Chronology, ParamValue, parse_time
+from triggers.reading import read_chronology
 from triggers.rules import RULE_TEST_SUFFIXES, CompiledRuleSet, default_rules_path
-from triggers.yamlmap import KeyPath, Located, read_yaml_file
+from triggers.yamlmap import KeyPath, Located, ProblemCollector, read_yaml_file
 
 __all__ = [
     "DEFAULT_TEST_CASE",
@@ -260,28 +261,21 @@ def load_rule_tests(files: Sequence[str | Path], rules: CompiledRuleSet) -> list
             continue
         reader = _TestReader(str(file), located, rules)
         tests.extend(reader.read())
-        problems.extend(sorted(reader.problems, key=lambda p: (p.line or 0, p.column or 0)))
+        problems.extend(reader.in_file_order())
     if problems:
         raise RuleTestError(problems)
     return tests
 
 
-class _TestReader:
+class _TestReader(ProblemCollector):
     """Checks one test file, collecting every problem in it."""
 
+    located: Located  # a test file is always YAML, so every problem has a position
+
     def __init__(self, file: str, located: Located, rules: CompiledRuleSet) -> None:
-        self.file = file
-        self.located = located
+        super().__init__(file, located)
         self.rule_ids = [rule.id for rule in rules.rules]
         self.actions = {rule.id: {a.action for a in rule.actions} for rule in rules.rules}
-        self.problems: list[Problem] = []
-
-    def add(
-        self, path: KeyPath, message: str, *, key: bool = False, suggestion: str | None = None
-    ) -> None:
-        self.problems.append(
-            self.located.problem(self.file, path, message, key=key, suggestion=suggestion)
-        )
 
     def unknown_keys(self, raw: Mapping[Any, Any], path: KeyPath, allowed: Sequence[str]) -> None:
         for key in raw:
@@ -366,7 +360,7 @@ class _TestReader:
         try:
             return read_chronology(content, self.file, self.located, path)
         except ChronologyError as error:
-            self.problems.extend(error.problems)
+            self.extend(error.problems)
             return None
 
     def until(

@@ -4,19 +4,32 @@ Chronologies and rule files are written by hand; an error has to point at the
 line a person typed. PyYAML's composer gives marks for each node; we construct
 plain Python values from the node tree ourselves and remember where each key
 path came from.
+
+`ProblemCollector` is how the readers of chronologies, rule files and rule tests
+gather every problem in a file before giving up, each placed at its line and
+column when the file's positions are known.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from triggers.errors import Problem
+from triggers.errors import InputError, Problem
 
-__all__ = ["KeyPath", "Located", "Position", "format_key_path", "load_yaml", "read_yaml_file"]
+__all__ = [
+    "KeyPath",
+    "Located",
+    "Position",
+    "ProblemCollector",
+    "format_key_path",
+    "load_yaml",
+    "read_yaml_file",
+]
 
 KeyPath = tuple[str | int, ...]
 
@@ -73,6 +86,56 @@ class Located:
             if not probe:
                 return None
             probe = probe[:-1]
+
+
+class ProblemCollector:
+    """Every problem found in one file, so that a reader reports them all at once.
+
+    `located` gives problems their line and column (None for input without YAML
+    positions, such as JSON); `at` is where the part being read sits in the file's
+    data (empty for a whole file), so problems carry their full key path.
+    """
+
+    def __init__(self, file: str, located: Located | None = None, at: KeyPath = ()) -> None:
+        self.file = file
+        self.located = located
+        self.at = at
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        path: KeyPath,
+        message: str,
+        *,
+        key: bool = False,
+        suggestion: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        """A problem at `path` below `at` (at its key, if `key`).
+
+        Given a `line` (and `column`), as for a JSONL record, the problem is placed
+        there; otherwise at the path's position in `located`, if there is one.
+        """
+        path = (*self.at, *path)
+        if self.located is not None and line is None:
+            problem = self.located.problem(self.file, path, message, key=key, suggestion=suggestion)
+        else:
+            problem = Problem(self.file, format_key_path(path), message, line, column, suggestion)
+        self.problems.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        """Problems found elsewhere, such as by a nested reader, kept as they are."""
+        self.problems.extend(problems)
+
+    def in_file_order(self) -> list[Problem]:
+        """The problems sorted by line and column (problems without a line first)."""
+        return sorted(self.problems, key=lambda p: (p.line or 0, p.column or 0))
+
+    def raise_if_any(self, error: type[InputError]) -> None:
+        """Raise `error` with every problem, in the order found, if there are any."""
+        if self.problems:
+            raise error(self.problems)
 
 
 def format_key_path(path: KeyPath) -> str:

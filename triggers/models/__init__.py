@@ -14,16 +14,7 @@ from triggers.models.alerts import (
     StoredAlert,
 )
 from triggers.models.audit import ACTIVITIES, Activity, AuditEntry, ErasureRecord
-from triggers.models.chronology import (
-    CHRONOLOGY_SUFFIXES,
-    Chronology,
-    Outcome,
-    chronology_schema,
-    derive_event_id,
-    load_chronologies,
-    parse_chronology,
-    read_chronology,
-)
+from triggers.models.chronology import Chronology, Outcome, chronology_schema, derive_event_id
 from triggers.models.events import (
     EVENT_MODELS,
     EVENT_TYPES,
@@ -39,7 +30,6 @@ __all__ = [
     "ACTIONS",
     "ACTIVITIES",
     "ALERT_STATUSES",
-    "CHRONOLOGY_SUFFIXES",
     "DEFAULT_ACT_WITHIN",
     "EVENT_MODELS",
     "EVENT_TYPES",
@@ -65,8 +55,5 @@ __all__ = [
     "chronology_schema",
     "derive_event_id",
     "event_adapter",
-    "load_chronologies",
-    "parse_chronology",
     "parse_time",
-    "read_chronology",
 ]

@@ -52,7 +52,7 @@ from triggers.rules.model import (
     When,
 )
 from triggers.rules.template import Template, TemplateSyntaxError
-from triggers.yamlmap import KeyPath, Located
+from triggers.yamlmap import KeyPath, Located, ProblemCollector
 
 __all__ = ["SourceFile", "compile_rule_files"]
 
@@ -86,19 +86,10 @@ class SourceFile:
         self.located = located
 
 
-class _Checker:
+class _Checker(ProblemCollector):
     def __init__(self, source: SourceFile) -> None:
+        super().__init__(source.file, source.located)
         self.source = source
-        self.problems: list[Problem] = []
-
-    def add(
-        self, path: KeyPath, message: str, *, key: bool = False, suggestion: str | None = None
-    ) -> None:
-        self.problems.append(
-            self.source.located.problem(
-                self.source.file, path, message, key=key, suggestion=suggestion
-            )
-        )
 
     # --- structure (Pydantic) --------------------------------------------------
 

@@ -1,0 +1,297 @@
+"""Reading chronology files: YAML, JSON and JSONL, told apart by their suffix.
+
+Reading reports every problem in a file at once, each with the file, the
+event's key path and, where the format has them, the line and column. The
+chronology itself (`triggers.models.chronology`) knows nothing of files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from triggers.errors import ChronologyError, Problem, suggest
+from triggers.models.chronology import Chronology, Outcome, with_event_ids
+from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapter
+from triggers.yamlmap import KeyPath, Located, ProblemCollector, format_key_path, load_yaml
+
+__all__ = [
+    "CHRONOLOGY_SUFFIXES",
+    "load_chronologies",
+    "parse_chronology",
+    "read_chronology",
+]
+
+CHRONOLOGY_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+
+
+class _Reader(ProblemCollector):
+    """Collects problems while turning raw data into validated models."""
+
+    def event(self, raw: Any, path: KeyPath, line: int | None = None) -> Event | None:
+        if not isinstance(raw, Mapping):
+            self.add(path, f"an event must be a mapping of fields, got {_kind(raw)}", line=line)
+            return None
+        try:
+            return event_adapter.validate_python(raw)
+        except ValidationError as error:
+            for detail in error.errors():
+                self._event_problem(raw, path, detail, line)
+            return None
+
+    def _event_problem(
+        self, raw: Mapping[str, Any], path: KeyPath, detail: ErrorDetails, line: int | None
+    ) -> None:
+        kind = detail["type"]
+        if kind == "union_tag_not_found":
+            self.add(path, "missing required field 'type' (the event type)", line=line)
+            return
+        if kind == "union_tag_invalid":
+            given = raw.get("type")
+            self.add(
+                (*path, "type"),
+                f"unknown event type {given!r}",
+                suggestion=suggest(str(given), EVENT_TYPES),
+                line=line,
+            )
+            return
+        event_type = str(raw.get("type"))
+        fields = tuple(str(part) for part in detail["loc"][1:])
+        field_path = (*path, *fields)
+        name = ".".join(fields)
+        if kind == "missing":
+            self.add(
+                path, f"missing required field {name!r} for event type {event_type!r}", line=line
+            )
+        elif kind == "extra_forbidden":
+            allowed = EVENT_MODELS[event_type].model_fields
+            self.add(
+                field_path,
+                f"unknown field {name!r} for event type {event_type!r}",
+                key=True,
+                suggestion=suggest(name, allowed),
+                line=line,
+            )
+        elif kind == "literal_error":
+            expected = detail.get("ctx", {}).get("expected", "")
+            self.add(
+                field_path,
+                f"{detail['input']!r} is not allowed for {name!r}: expected {expected}",
+                line=line,
+            )
+        elif kind == "value_error":
+            self.add(field_path, str(detail.get("ctx", {}).get("error", detail["msg"])), line=line)
+        else:
+            self.add(field_path, detail["msg"].lower(), line=line)
+
+    def header(self, raw: Any) -> dict[str, Any] | None:
+        if not isinstance(raw, Mapping):
+            self.add(
+                (), f"a chronology must be a mapping with 'case' and 'events', got {_kind(raw)}"
+            )
+            return None
+        known = set(Chronology.model_fields)
+        for key in raw:
+            if key not in known:
+                self.add(
+                    (key,),
+                    f"unknown top-level key {key!r}",
+                    key=True,
+                    suggestion=suggest(str(key), known),
+                )
+        case = raw.get("case")
+        if "case" not in raw:
+            self.add((), "missing required key 'case' (the case id)")
+        elif not isinstance(case, str) or not case:
+            self.add(
+                ("case",),
+                "'case' must be text; quote an id that looks like a number, such as case: \"010\"",
+            )
+        for key in ("title", "subject"):
+            if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+                self.add((key,), f"{key!r} must be a string")
+        if "events" not in raw:
+            self.add((), "missing required key 'events' (a list, which may be empty)")
+        elif not isinstance(raw["events"], list):
+            self.add(("events",), f"'events' must be a list, got {_kind(raw['events'])}")
+        return dict(raw)
+
+    def outcomes(self, raw: Any) -> list[Any]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.add(("outcomes",), f"'outcomes' must be a list, got {_kind(raw)}")
+            return []
+        result = []
+        for index, item in enumerate(raw):
+            try:
+                result.append(Outcome.model_validate(item))
+            except ValidationError as error:
+                for detail in error.errors():
+                    loc = ("outcomes", index, *detail["loc"])
+                    message = str(detail.get("ctx", {}).get("error", detail["msg"]))
+                    self.add(loc, message, key=detail["type"] == "extra_forbidden")
+        return result
+
+    def duplicate_ids(
+        self, events: Sequence[tuple[KeyPath, Event]], line_of: Mapping[KeyPath, int]
+    ) -> None:
+        """Report two different events with one id, given or derived."""
+        first: dict[str, tuple[KeyPath, Event]] = {}
+        identified = with_event_ids([event for _, event in events])
+        for (path, _), event in zip(events, identified, strict=True):
+            assert event.id is not None  # assigned by with_event_ids
+            if event.id in first and first[event.id][1] != event:
+                other = format_key_path((*self.at, *first[event.id][0]))
+                self.add(
+                    (*path, "id"),
+                    f"event id {event.id!r} is already used by {other}",
+                    line=line_of.get(path),
+                )
+            first.setdefault(event.id, (path, event))
+
+
+def _json_limit(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read"
+    return str(error)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _document(file: str, raw: Any, located: Located | None, at: KeyPath = ()) -> Chronology:
+    """One case from a YAML or JSON document; raises `ChronologyError` with every problem."""
+    reader = _Reader(file, located, at)
+    header = reader.header(raw)
+    if header is None:  # the reader has said why
+        raise ChronologyError(reader.problems)
+    outcomes = reader.outcomes(header.get("outcomes"))
+    events: list[tuple[KeyPath, Event]] = []
+    raw_events = header.get("events")
+    for index, item in enumerate(raw_events if isinstance(raw_events, list) else []):
+        event = reader.event(item, ("events", index))
+        if event is not None:
+            events.append((("events", index), event))
+    reader.duplicate_ids(events, {})
+    reader.raise_if_any(ChronologyError)
+    return Chronology(
+        case=str(header["case"]),
+        title=header.get("title"),
+        subject=header.get("subject"),
+        outcomes=tuple(outcomes),
+        events=tuple(event for _, event in events),
+    )
+
+
+def _jsonl(file: str, text: str) -> list[Chronology]:
+    """Cases from JSONL, one event a line; raises `ChronologyError` with every problem."""
+    reader = _Reader(file, None)
+    cases: dict[str, list[tuple[KeyPath, Event]]] = {}
+    lines: dict[KeyPath, int] = {}
+    index = -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        index += 1
+        path: KeyPath = ("events", index)
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as error:
+            if not isinstance(error, json.JSONDecodeError):
+                reader.add(path, f"invalid JSON: {_json_limit(error)}", line=number)
+                continue
+            reader.add(path, f"invalid JSON: {error.msg}", line=number, column=error.colno)
+            continue
+        if not isinstance(record, dict):
+            reader.add(path, f"each line must be a JSON object, got {_kind(record)}", line=number)
+            continue
+        case = record.pop("case", None)
+        if not isinstance(case, str) or not case:
+            reader.add(
+                path, "missing required field 'case' (each JSONL event names its case)", line=number
+            )
+        event = reader.event(record, path, line=number)
+        if event is not None and isinstance(case, str) and case:
+            cases.setdefault(case, []).append((path, event))
+            lines[path] = number
+    for events in cases.values():
+        reader.duplicate_ids(events, lines)
+    reader.raise_if_any(ChronologyError)
+    return [
+        Chronology(case=case, events=tuple(event for _, event in events))
+        for case, events in cases.items()
+    ]
+
+
+def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Chronology]:
+    """Chronologies from the text of a file; `suffix` (default: the file's) picks the format.
+
+    A YAML or JSON file holds one case; a JSONL file one event a line, each with its `case`.
+    Raises `ChronologyError` with every problem found.
+    """
+    kind = (suffix or Path(file).suffix).lower()
+    if kind == ".jsonl":
+        return _jsonl(file, text)
+    if kind == ".json":
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            if not isinstance(error, json.JSONDecodeError):
+                raise ChronologyError(
+                    [Problem(file, "", f"invalid JSON: {_json_limit(error)}")]
+                ) from None
+            raise ChronologyError(
+                [Problem(file, "", f"invalid JSON: {error.msg}", error.lineno, error.colno)]
+            ) from None
+        return [_document(file, raw, None)]
+    if kind in (".yaml", ".yml"):
+        located, problems = load_yaml(text, file)
+        if problems:
+            raise ChronologyError(problems)
+        return [_document(file, located.data, located)]
+    raise ChronologyError(
+        [
+            Problem(
+                file,
+                "",
+                f"unsupported file type {kind or '(none)'!r}: expected one of "
+                + ", ".join(CHRONOLOGY_SUFFIXES),
+            )
+        ]
+    )
+
+
+def read_chronology(raw: Any, file: str, located: Located, at: KeyPath = ()) -> Chronology:
+    """A chronology from YAML already loaded, such as one written inside a larger file.
+
+    `raw` is the data at key path `at` of `located`; problems are reported with their
+    full key path, line and column. Raises `ChronologyError` with every problem found.
+    """
+    return _document(file, raw, located, at)
+
+
+def load_chronologies(path: str | Path) -> list[Chronology]:
+    """Read a chronology file (YAML, JSON or JSONL); raises `ChronologyError` on any problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ChronologyError([Problem(file, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ChronologyError(
+            [Problem(file, "", "is a directory, not a chronology file")]
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ChronologyError([Problem(file, "", f"not UTF-8 text ({error.reason})")]) from None
+    except OSError as error:
+        raise ChronologyError([Problem(file, "", f"cannot read: {error.strerror}")]) from None
+    return parse_chronology(text, file)
