@@ -9,7 +9,7 @@ Run it with:  python examples/embed.py
 
 from __future__ import annotations
 
-from triggers import Chronology, ChronologyError, Engine, Store, load_rules, parse_chronology
+from triggers import ChronologyError, Engine, Store, chronology_from_data, load_rules
 
 RECORDS = [
     {"at": "2023-01-09", "type": "conviction", "offence": "indecent images", "category": "sexual"},
@@ -22,7 +22,7 @@ RECORDS = [
 def main() -> int:
     """Replay one case built in code and print its alerts; returns the number raised."""
     engine = Engine(load_rules())
-    chronology = Chronology.model_validate({"case": "embedded-1", "events": RECORDS})
+    chronology = chronology_from_data({"case": "embedded-1", "events": RECORDS}, "records")
     result = engine.replay(chronology)
     with Store("sqlite://") as store:
         summary = store.save(result)
@@ -35,8 +35,8 @@ def main() -> int:
 
     # Data from outside is checked: every problem is reported, with where it is.
     try:
-        parse_chronology(
-            '{"case": "broken", "events": [{"at": "soon", "type": "arrest"}]}', "inline.json"
+        chronology_from_data(
+            {"case": "broken", "events": [{"at": "soon", "type": "arrest"}]}, "inline.json"
         )
     except ChronologyError as error:
         for problem in error.problems:

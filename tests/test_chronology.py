@@ -339,3 +339,30 @@ def test_a_derived_id_taken_by_an_explicit_one_is_reported(tmp_path: Path) -> No
 def test_an_event_repeated_with_its_id_is_one_event() -> None:
     event = {"at": "2011-01-01", "type": "monitoring_software_failure", "id": "e1"}
     assert chronology([event, event]).event_ids() == ["e1"]
+
+
+def test_a_chronology_from_python_records_reports_problems_with_their_key_paths() -> None:
+    from triggers import chronology_from_data
+
+    records = [
+        {"at": "2023-01-09", "type": "arrest", "offence": "x", "category": "sexual"},
+        {"at": "2023-13-01", "type": "new_pregnancy", "household": "partner"},
+    ]
+    with pytest.raises(ChronologyError) as raised:
+        chronology_from_data({"case": "c-1", "events": records}, "system")
+    assert [str(p) for p in raised.value.problems] == [
+        "system: events[1].at: invalid date '2023-13-01': expected an ISO 8601 date or"
+        " date-time, such as 2011-06-20 or 2011-06-20T14:30:00Z",
+        "system: events[1].household: unknown field 'household' for event type"
+        " 'new_pregnancy' (did you mean 'household_member'?)",
+    ]
+    case = chronology_from_data({"case": "c-1", "events": records[:1]})
+    assert [e.type for e in case.events] == ["arrest"]
+
+
+def test_event_models_built_in_python_know_their_own_type() -> None:
+    from triggers.models.events import ConvictionEvent
+
+    event = ConvictionEvent(at="2010-01-01", offence="x", category="sexual")
+    assert event.type == "conviction"
+    assert event.model_dump(mode="json")["type"] == "conviction"

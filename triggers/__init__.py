@@ -32,7 +32,7 @@ from triggers.models import (
     Event,
     Outcome,
 )
-from triggers.reading import load_chronologies, parse_chronology
+from triggers.reading import chronology_from_data, load_chronologies, parse_chronology
 from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path
 from triggers.ruletests import (
     AlertPattern,
@@ -78,6 +78,7 @@ __all__ = [
     "StoreError",
     "TriggersError",
     "__version__",
+    "chronology_from_data",
     "default_rules_path",
     "explain",
     "load_chronologies",

@@ -22,6 +22,7 @@ from triggers.yamlmap import KeyPath, Located, ProblemCollector, format_key_path
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",
+    "chronology_from_data",
     "load_chronologies",
     "parse_chronology",
     "read_chronology",
@@ -277,6 +278,16 @@ def read_chronology(raw: Any, file: str, located: Located, at: KeyPath = ()) -> 
     full key path, line and column. Raises `ChronologyError` with every problem found.
     """
     return _document(file, raw, located, at)
+
+
+def chronology_from_data(data: Any, source: str = "<data>") -> Chronology:
+    """A chronology from Python data, such as records a case-management system holds.
+
+    `data` has the shape of a chronology file (`case`, `events`, ...). Raises
+    `ChronologyError` with every problem found, each at its key path (such as
+    `events[0].at`) under the name `source`, never pydantic's `ValidationError`.
+    """
+    return _document(source, data, None)
 
 
 def load_chronologies(path: str | Path) -> list[Chronology]:

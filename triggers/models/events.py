@@ -11,7 +11,15 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    model_validator,
+)
 
 __all__ = [
     "EVENT_MODELS",
@@ -121,7 +129,8 @@ Text = Annotated[str, Field(min_length=1)]
 
 
 class BaseEvent(BaseModel):
-    """Fields every event carries."""
+    """Fields every event carries. Each type's model knows its own `type`: built in
+    Python, `ConvictionEvent(at=..., offence=..., category=...)` needs no `type=`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -130,6 +139,15 @@ class BaseEvent(BaseModel):
     id: Text | None = None
     recorded_at: EventTime | None = None
     note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_type(cls, data: Any) -> Any:
+        """Fill in the model's own `type` when it is built without one (files must name it)."""
+        field = cls.model_fields.get("type")
+        if field is not None and isinstance(data, dict) and "type" not in data:
+            return {**data, "type": get_args(field.annotation)[0]}
+        return data
 
     def fields(self) -> dict[str, Any]:
         """The type-specific fields that are set, as JSON-compatible values."""
