@@ -45,7 +45,7 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 
 
 # Which layers each layer may import: models → reading → rules → engine → ruletests → store → cli.
-LAYERS = ["errors", "yamlmap", "models", "reading", "rules", "engine", "ruletests", "store", "cli"]
+LAYERS = ["errors", "_yaml", "models", "reading", "rules", "engine", "ruletests", "store", "cli"]
 #: Where each dependency may be imported (a file, or a folder ending in /).
 THIRD_PARTY = {
     "durable": ("engine/durable/",),

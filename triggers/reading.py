@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from triggers._yaml import KeyPath, Located, ProblemCollector, format_key_path, load_yaml
 from triggers.errors import ChronologyError, Problem, suggest
 from triggers.models.chronology import Chronology, Outcome, with_event_ids
 from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapter
-from triggers.yamlmap import KeyPath, Located, ProblemCollector, format_key_path, load_yaml
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",

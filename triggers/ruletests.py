@@ -29,12 +29,12 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
+from triggers._yaml import KeyPath, Located, ProblemCollector, read_yaml_file
 from triggers.engine import Engine
 from triggers.errors import ChronologyError, Problem, RuleTestError, suggest
 from triggers.models import ACTIONS, Alert, Chronology, ParamValue, parse_time
 from triggers.reading import read_chronology
 from triggers.rules import RULE_TEST_SUFFIXES, CompiledRuleSet, default_rules_path
-from triggers.yamlmap import KeyPath, Located, ProblemCollector, read_yaml_file
 
 __all__ = [
     "DEFAULT_TEST_CASE",

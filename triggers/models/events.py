@@ -11,15 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictBool,
-    TypeAdapter,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
 
 __all__ = [
     "EVENT_MODELS",
@@ -128,26 +120,26 @@ MappaCategory = Annotated[Literal[1, 2, 3, 4], BeforeValidator(_strict_int)]
 Text = Annotated[str, Field(min_length=1)]
 
 
+def _type_required(schema: dict[str, Any]) -> None:
+    """Files must name an event's type: required in the JSON Schema, with no default."""
+    if "type" not in schema["properties"]:
+        return  # BaseEvent itself
+    schema["properties"]["type"].pop("default", None)
+    required = set(schema.get("required", ())) | {"type"}
+    schema["required"] = [name for name in schema["properties"] if name in required]
+
+
 class BaseEvent(BaseModel):
     """Fields every event carries. Each type's model knows its own `type`: built in
     Python, `ConvictionEvent(at=..., offence=..., category=...)` needs no `type=`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_type_required)
 
     at: EventTime
     source: Text | None = None
     id: Text | None = None
     recorded_at: EventTime | None = None
     note: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _own_type(cls, data: Any) -> Any:
-        """Fill in the model's own `type` when it is built without one (files must name it)."""
-        field = cls.model_fields.get("type")
-        if field is not None and isinstance(data, dict) and "type" not in data:
-            return {**data, "type": get_args(field.annotation)[0]}
-        return data
 
     def fields(self) -> dict[str, Any]:
         """The type-specific fields that are set, as JSON-compatible values."""
@@ -162,7 +154,7 @@ class BaseEvent(BaseModel):
 class ConvictionEvent(BaseEvent):
     """The subject was convicted."""
 
-    type: Literal["conviction"]
+    type: Literal["conviction"] = "conviction"
     offence: Text
     category: Category
     victim_age: Count | None = None
@@ -171,7 +163,7 @@ class ConvictionEvent(BaseEvent):
 class ArrestEvent(BaseEvent):
     """The subject was arrested or charged."""
 
-    type: Literal["arrest"]
+    type: Literal["arrest"] = "arrest"
     offence: Text
     category: Category
 
@@ -179,20 +171,20 @@ class ArrestEvent(BaseEvent):
 class RegistrationStartedEvent(BaseEvent):
     """Sex offender notification requirements begin."""
 
-    type: Literal["registration_started"]
+    type: Literal["registration_started"] = "registration_started"
     years: Count | None = None
 
 
 class RegistrationEndedEvent(BaseEvent):
     """Notification requirements end."""
 
-    type: Literal["registration_ended"]
+    type: Literal["registration_ended"] = "registration_ended"
 
 
 class RiskAssessedEvent(BaseEvent):
     """A risk assessment result (RM2000, OASys, ARMS, KIRAT, ...)."""
 
-    type: Literal["risk_assessed"]
+    type: Literal["risk_assessed"] = "risk_assessed"
     tool: Text
     level: RiskLevel
     towards: Towards | None = None
@@ -201,7 +193,7 @@ class RiskAssessedEvent(BaseEvent):
 class MappaLevelSetEvent(BaseEvent):
     """MAPPA management level set or changed."""
 
-    type: Literal["mappa_level_set"]
+    type: Literal["mappa_level_set"] = "mappa_level_set"
     level: MappaLevel
     category: MappaCategory | None = None
     area: Text | None = None
@@ -210,7 +202,7 @@ class MappaLevelSetEvent(BaseEvent):
 class MappaReviewEvent(BaseEvent):
     """The subject was formally reviewed at a MAPPA meeting."""
 
-    type: Literal["mappa_review"]
+    type: Literal["mappa_review"] = "mappa_review"
     level: MappaLevel | None = None
     area: Text | None = None
 
@@ -218,13 +210,13 @@ class MappaReviewEvent(BaseEvent):
 class MappaEndedEvent(BaseEvent):
     """The subject leaves MAPPA."""
 
-    type: Literal["mappa_ended"]
+    type: Literal["mappa_ended"] = "mappa_ended"
 
 
 class OffenderMovedAreaEvent(BaseEvent):
     """The subject moves to another area."""
 
-    type: Literal["offender_moved_area"]
+    type: Literal["offender_moved_area"] = "offender_moved_area"
     from_area: Text
     to_area: Text
 
@@ -232,28 +224,28 @@ class OffenderMovedAreaEvent(BaseEvent):
 class BailGrantedEvent(BaseEvent):
     """Bail with conditions."""
 
-    type: Literal["bail_granted"]
+    type: Literal["bail_granted"] = "bail_granted"
     conditions: tuple[Text, ...] | None = None
 
 
 class BailLapsedEvent(BaseEvent):
     """Bail conditions cease."""
 
-    type: Literal["bail_lapsed"]
+    type: Literal["bail_lapsed"] = "bail_lapsed"
     reason: BailLapsedReason
 
 
 class MonitoringInstalledEvent(BaseEvent):
     """Monitoring software installed."""
 
-    type: Literal["monitoring_installed"]
+    type: Literal["monitoring_installed"] = "monitoring_installed"
     device: Text | None = None
 
 
 class MonitoringSoftwareFailureEvent(BaseEvent):
     """Monitoring found not working."""
 
-    type: Literal["monitoring_software_failure"]
+    type: Literal["monitoring_software_failure"] = "monitoring_software_failure"
     device: Text | None = None
     cause: Text | None = None
 
@@ -261,7 +253,7 @@ class MonitoringSoftwareFailureEvent(BaseEvent):
 class CommunityConcernEvent(BaseEvent):
     """A concern raised about the subject; `reporter` identifies who raised it."""
 
-    type: Literal["community_concern"]
+    type: Literal["community_concern"] = "community_concern"
     reporter: Text
     reporter_type: ReporterType | None = None
     concern: Text | None = None
@@ -270,7 +262,7 @@ class CommunityConcernEvent(BaseEvent):
 class NewRelationshipEvent(BaseEvent):
     """The subject starts a relationship."""
 
-    type: Literal["new_relationship"]
+    type: Literal["new_relationship"] = "new_relationship"
     partner_has_children: StrictBool
     partner: Text | None = None
 
@@ -278,14 +270,14 @@ class NewRelationshipEvent(BaseEvent):
 class NewPregnancyEvent(BaseEvent):
     """A pregnancy in the subject's household."""
 
-    type: Literal["new_pregnancy"]
+    type: Literal["new_pregnancy"] = "new_pregnancy"
     household_member: Text | None = None
 
 
 class ChildJoinedHouseholdEvent(BaseEvent):
     """A child born into or moving into the household."""
 
-    type: Literal["child_joined_household"]
+    type: Literal["child_joined_household"] = "child_joined_household"
     child: Text
     age: Count | None = None
     reason: JoinReason | None = None
@@ -294,7 +286,7 @@ class ChildJoinedHouseholdEvent(BaseEvent):
 class PlanStartedEvent(BaseEvent):
     """A plan or written agreement starts."""
 
-    type: Literal["plan_started"]
+    type: Literal["plan_started"] = "plan_started"
     plan: PlanKind
     child: Text | None = None
 
@@ -302,7 +294,7 @@ class PlanStartedEvent(BaseEvent):
 class PlanEndedEvent(BaseEvent):
     """A plan ends; `contingency` says whether a revisit was planned."""
 
-    type: Literal["plan_ended"]
+    type: Literal["plan_ended"] = "plan_ended"
     plan: PlanKind
     child: Text | None = None
     contingency: StrictBool = False
@@ -311,7 +303,7 @@ class PlanEndedEvent(BaseEvent):
 class AssessmentCompletedEvent(BaseEvent):
     """A fresh assessment was completed."""
 
-    type: Literal["assessment_completed"]
+    type: Literal["assessment_completed"] = "assessment_completed"
     agency: Text | None = None
     kind: Text | None = None
 
@@ -319,20 +311,20 @@ class AssessmentCompletedEvent(BaseEvent):
 class StrategyMeetingEvent(BaseEvent):
     """A multi-agency strategy meeting was held."""
 
-    type: Literal["strategy_meeting"]
+    type: Literal["strategy_meeting"] = "strategy_meeting"
 
 
 class ConferenceRefusedEvent(BaseEvent):
     """A request for a child protection conference was refused."""
 
-    type: Literal["conference_refused"]
+    type: Literal["conference_refused"] = "conference_refused"
     requested_by: Text | None = None
 
 
 class ChildMissingEvent(BaseEvent):
     """A child went missing."""
 
-    type: Literal["child_missing"]
+    type: Literal["child_missing"] = "child_missing"
     child: Text
     hours: Annotated[float, Field(ge=0, le=MAX_WHOLE, allow_inf_nan=False)] | None = None
 
@@ -340,7 +332,7 @@ class ChildMissingEvent(BaseEvent):
 class ReturnInterviewEvent(BaseEvent):
     """A return interview after a missing episode took place."""
 
-    type: Literal["return_interview"]
+    type: Literal["return_interview"] = "return_interview"
     child: Text
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from triggers._yaml import KeyPath, Located
 from triggers.errors import Problem, RuleFileError, suggest
 from triggers.models.alerts import ACTIONS, DEFAULT_ACT_WITHIN
 from triggers.models.events import EVENT_TYPES
@@ -48,7 +49,6 @@ from triggers.rules.model import (
     When,
 )
 from triggers.rules.template import Template, TemplateSyntaxError
-from triggers.yamlmap import KeyPath, Located
 
 __all__ = ["SourceFile", "compile_rule_files"]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from triggers._yaml import KeyPath, ProblemCollector
 from triggers.errors import suggest
 from triggers.models.events import MAX_WHOLE, ORDERED_VALUES
 from triggers.rules.catalogue import FieldSpec, event_fields
 from triggers.rules.compiled import AllOf, AnyOf, Condition, Scope, Test, flatten, negate
 from triggers.rules.model import COMBINATORS, OPERATORS
-from triggers.yamlmap import KeyPath, ProblemCollector
 
 __all__ = ["UNTESTABLE", "ConditionChecker", "common_fields"]
 

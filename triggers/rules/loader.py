@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from triggers._yaml import load_yaml, read_yaml_file
 from triggers.errors import Problem, RuleFileError
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.compiler import SourceFile, compile_rule_files
-from triggers.yamlmap import load_yaml, read_yaml_file
 
 __all__ = [
     "RULE_SUFFIXES",
