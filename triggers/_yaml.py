@@ -230,7 +230,10 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
 
     A syntax error is returned as a single problem at its position, with no data.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:
+        return Located(None), [_reader_problem(error, text, file)]
     try:
         try:
             node = loader.get_single_node()
@@ -261,6 +264,21 @@ def read_yaml_file(path: str | Path, kind: str) -> tuple[str, Located, list[Prob
         return "", Located(None), [Problem(file, "", f"cannot read the {kind}: {error}")]
     located, problems = load_yaml(text, file)
     return text, located, problems
+
+
+def _reader_problem(error: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML does not allow, at its line and column."""
+    line = text.count("\n", 0, error.position) + 1
+    column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+    character = f"U+{error.character:04X}" if isinstance(error.character, int) else "a byte"
+    return Problem(
+        file,
+        "",
+        f"YAML does not allow the control character {character} here: remove it, or write"
+        " it as an escape such as \\x1b inside double quotes",
+        line,
+        column,
+    )
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
