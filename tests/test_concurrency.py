@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import ROOT, RULES, backend, chronology
 from triggers import Engine, Store, load_chronologies
+from triggers.pipeline import ingest
 
 CASES = 150
 EVENTS = 20
@@ -218,7 +219,7 @@ def clean_run(
         database = server.create_database()
         url = server.url(database)
     with Store(url, actor="feed") as store:
-        store.ingest(load_chronologies(feed), engine)
+        ingest(store, load_chronologies(feed), engine)
     clean = snapshot(url)
     assert clean.counts == {
         "cases": CASES,

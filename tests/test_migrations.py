@@ -20,12 +20,13 @@ from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine as SQLAlchemyEngine
 from sqlalchemy.exc import DatabaseError
 
-import triggers.store
+import triggers.store.schema
 from tests.conftest import MR_A, ROOT
 from triggers import Engine, Store, StoreError, load_chronologies
 from triggers.cli import cli
 from triggers.errors import SchemaError
-from triggers.store import HEAD_REVISION, _Base, schema_revision, upgrade_schema
+from triggers.store import HEAD_REVISION, schema_revision, upgrade_schema
+from triggers.store.tables import Base
 
 
 def run(*args: str) -> Result:
@@ -53,15 +54,15 @@ def with_revision_0002(root: Path, monkeypatch: pytest.MonkeyPatch, upgrade: str
     """Make the code a later version: its migrations plus a revision 0002, now its head."""
     migrations = root / "migrations"
     shutil.copytree(
-        triggers.store._MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__")
+        triggers.store.schema._MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__")
     )
     (migrations / "versions" / "0002_notes.py").write_text(
         "import sqlalchemy as sa\nfrom alembic import op\n\n"
         'revision = "0002"\ndown_revision = "0001"\n\n\n'
         f"def upgrade():\n{textwrap.indent(textwrap.dedent(upgrade), '    ')}"
     )
-    monkeypatch.setattr(triggers.store, "_MIGRATIONS", migrations)
-    monkeypatch.setattr(triggers.store, "HEAD_REVISION", "0002")
+    monkeypatch.setattr(triggers.store.schema, "_MIGRATIONS", migrations)
+    monkeypatch.setattr(triggers.store.schema, "HEAD_REVISION", "0002")
 
 
 NOTES_TABLE = 'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True))'
@@ -74,7 +75,7 @@ def store_mr_a(url: str, engine: Engine) -> None:
 
 
 def test_the_head_revision_is_the_newest_migration() -> None:
-    scripts = ScriptDirectory(str(triggers.store._MIGRATIONS))
+    scripts = ScriptDirectory(str(triggers.store.schema._MIGRATIONS))
     assert scripts.get_heads() == [HEAD_REVISION]
 
 
@@ -88,7 +89,7 @@ def test_a_new_database_gets_the_schema_at_the_head_revision(store_url: str) -> 
 
 def test_the_migrations_make_exactly_the_models_schema(store_url: str, sql: Connection) -> None:
     assert upgrade_schema(store_url) == (None, HEAD_REVISION)
-    assert compare_metadata(MigrationContext.configure(sql), _Base.metadata) == []
+    assert compare_metadata(MigrationContext.configure(sql), Base.metadata) == []
 
 
 def test_the_audit_log_is_append_only_after_migration(store_url: str, sql: Connection) -> None:

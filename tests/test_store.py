@@ -11,7 +11,7 @@ from sqlalchemy import make_url
 
 from tests.conftest import MR_A, chronology
 from triggers import Engine, Store, StoreError, load_chronologies
-from triggers.store import DEFAULT_STORE_URL, store_url
+from triggers.store import DEFAULT_STORE_URL, CaseWriter, store_url
 
 
 def test_saving_twice_adds_nothing(engine: Engine, store: Store) -> None:
@@ -45,7 +45,7 @@ def test_a_failure_midway_leaves_nothing_of_the_case(
     def fail(*_: Any, **__: Any) -> int:
         raise StoreError("disk full")
 
-    monkeypatch.setattr(Store, "_merge_alerts", fail)
+    monkeypatch.setattr(CaseWriter, "merge_alerts", fail)
     with pytest.raises(StoreError, match="disk full"):
         store.save(result)
     assert store.counts() == {"cases": 0, "events": 0, "alerts": 0, "audit": 0}

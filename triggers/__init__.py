@@ -2,35 +2,55 @@
 
 Typical use as a library::
 
-    from triggers import Chronology, Engine, Store, load_rules
+    from triggers import Engine, Store, chronology_from_data, load_rules
 
     engine = Engine(load_rules())            # the shipped default rules
-    result = engine.replay(Chronology.model_validate(data))
+    result = engine.replay(chronology_from_data(records, "case-management system"))
     with Store("sqlite:///triggers.sqlite") as store:
         store.save(result)
+
+The public names are exactly `__all__`. The store, the pipeline and explanations
+load on first use (and with them SQLAlchemy and Alembic), so that a command that
+needs none of them starts quickly.
 """
 
-from triggers.engine import CaseResult, Engine, Explanation, ReferenceEngine, explain, load_rules
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+from triggers.engine import Backend, CaseResult, Engine, ReferenceEngine, load_rules
 from triggers.errors import (
     ActionError,
     ChronologyError,
     EngineError,
     InputError,
+    LifecycleError,
+    NotFoundError,
     Problem,
+    ReasonRequiredError,
     RuleFileError,
     RuleTestError,
+    SchemaError,
     StoreError,
     TriggersError,
 )
 from triggers.models import (
     ACTIONS,
+    ALERT_STATUSES,
     EVENT_TYPES,
     STATE_FIELDS,
     Alert,
+    AlertStatus,
+    AuditEntry,
     CaseState,
     Chronology,
+    ErasureRecord,
     Event,
     Outcome,
+    StatusChange,
+    StoredAlert,
 )
 from triggers.reading import chronology_from_data, load_chronologies, parse_chronology
 from triggers.rules import CompiledRule, CompiledRuleSet, default_rules_path
@@ -43,17 +63,26 @@ from triggers.ruletests import (
     rule_test_files,
     run_rule_tests,
 )
-from triggers.store import SaveSummary, Store
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from triggers.engine.explain import Explanation, explain
+    from triggers.pipeline import explain_alert, ingest, tick
+    from triggers.store import HEAD_REVISION, SaveSummary, Store, schema_revision, upgrade_schema
+
+__version__ = version("risk-triggers")
 
 __all__ = [
     "ACTIONS",
+    "ALERT_STATUSES",
     "EVENT_TYPES",
+    "HEAD_REVISION",
     "STATE_FIELDS",
     "ActionError",
     "Alert",
     "AlertPattern",
+    "AlertStatus",
+    "AuditEntry",
+    "Backend",
     "CaseResult",
     "CaseState",
     "Chronology",
@@ -62,11 +91,15 @@ __all__ = [
     "CompiledRuleSet",
     "Engine",
     "EngineError",
+    "ErasureRecord",
     "Event",
     "Explanation",
     "InputError",
+    "LifecycleError",
+    "NotFoundError",
     "Outcome",
     "Problem",
+    "ReasonRequiredError",
     "ReferenceEngine",
     "RuleFileError",
     "RuleTest",
@@ -74,17 +107,51 @@ __all__ = [
     "RuleTestFailure",
     "RuleTestResult",
     "SaveSummary",
+    "SchemaError",
+    "StatusChange",
     "Store",
     "StoreError",
+    "StoredAlert",
     "TriggersError",
     "__version__",
     "chronology_from_data",
     "default_rules_path",
     "explain",
+    "explain_alert",
+    "ingest",
     "load_chronologies",
     "load_rule_tests",
     "load_rules",
     "parse_chronology",
     "rule_test_files",
     "run_rule_tests",
+    "schema_revision",
+    "tick",
+    "upgrade_schema",
 ]
+
+#: Names loaded on first use, and the module that defines each.
+_LAZY = {
+    "Explanation": "triggers.engine.explain",
+    "explain": "triggers.engine.explain",
+    "explain_alert": "triggers.pipeline",
+    "ingest": "triggers.pipeline",
+    "tick": "triggers.pipeline",
+    "HEAD_REVISION": "triggers.store",
+    "SaveSummary": "triggers.store",
+    "Store": "triggers.store",
+    "schema_revision": "triggers.store",
+    "upgrade_schema": "triggers.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

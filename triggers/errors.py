@@ -39,7 +39,13 @@ __all__ = [
 
 
 class TriggersError(Exception):
-    """Root of every error raised by risk-triggers."""
+    """Root of every error raised by risk-triggers.
+
+    `exit_code` is the status the `triggers` command exits with when the error ends
+    it: 1 for bad rules or data and for store failures (2, bad usage, is click's).
+    """
+
+    exit_code: int = 1
 
 
 @dataclass(frozen=True)
@@ -119,12 +125,41 @@ class SchemaError(StoreError):
 
 
 class NotFoundError(StoreError):
-    """No such alert, case or rule-set version in the store."""
+    """No such alert, case or rule-set version in the store.
+
+    `kind` says which ("alert", "case", "rule set") and `key` which one was asked for.
+    """
+
+    def __init__(self, kind: str, key: object, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.key = key
 
 
 class LifecycleError(StoreError):
-    """An alert cannot make the requested move in its lifecycle."""
+    """An alert cannot make the requested move in its lifecycle.
+
+    `alert_id` is the alert, `from_status` where it stands (None when the move is
+    refused before the alert is read) and `to_status` where it was asked to go.
+    """
+
+    def __init__(
+        self, alert_id: int, from_status: str | None, to_status: str, message: str
+    ) -> None:
+        super().__init__(message)
+        self.alert_id = alert_id
+        self.from_status = from_status
+        self.to_status = to_status
 
 
 class ReasonRequiredError(StoreError):
-    """The deployment requires a justification for this operation and none was given."""
+    """The deployment requires a justification for this operation and none was given.
+
+    `operation` is what was attempted (as the audit log names it) and `activity` the
+    kind of processing that needs a justification.
+    """
+
+    def __init__(self, operation: str, activity: str, message: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.activity = activity

@@ -1,4 +1,7 @@
-"""Evaluation of case chronologies against compiled rules, in event time."""
+"""Evaluation of case chronologies against compiled rules, in event time.
+
+Explaining an alert is in `triggers.engine.explain`, loaded only when asked for.
+"""
 
 from triggers.engine.backend import (
     Backend,
@@ -9,7 +12,6 @@ from triggers.engine.backend import (
     default_backend,
     load_rules,
 )
-from triggers.engine.explain import Explanation, explain
 from triggers.engine.reference import ReferenceEngine
 from triggers.engine.replay import CaseResult, Engine
 from triggers.engine.semantics import event_values, state_values
@@ -20,13 +22,11 @@ __all__ = [
     "CaseSession",
     "Engine",
     "EventInput",
-    "Explanation",
     "LoadedRules",
     "Match",
     "ReferenceEngine",
     "default_backend",
     "event_values",
-    "explain",
     "load_rules",
     "state_values",
 ]

@@ -2,12 +2,15 @@
 
 from triggers.models.alerts import (
     ACTIONS,
+    ACTIVE_STATUSES,
     ALERT_STATUSES,
     DEFAULT_ACT_WITHIN,
     PRIORITIES,
+    TRANSITIONS,
     ActionName,
     Alert,
     AlertStatus,
+    Move,
     ParamValue,
     Priority,
     StatusChange,
@@ -28,6 +31,7 @@ from triggers.models.state import STATE_FIELDS, CaseState, StateField
 
 __all__ = [
     "ACTIONS",
+    "ACTIVE_STATUSES",
     "ACTIVITIES",
     "ALERT_STATUSES",
     "DEFAULT_ACT_WITHIN",
@@ -36,6 +40,7 @@ __all__ = [
     "ORDERED_VALUES",
     "PRIORITIES",
     "STATE_FIELDS",
+    "TRANSITIONS",
     "ActionName",
     "Activity",
     "Alert",
@@ -46,6 +51,7 @@ __all__ = [
     "Chronology",
     "ErasureRecord",
     "Event",
+    "Move",
     "Outcome",
     "ParamValue",
     "Priority",

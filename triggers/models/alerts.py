@@ -13,12 +13,15 @@ from triggers.models.events import EventTime
 
 __all__ = [
     "ACTIONS",
+    "ACTIVE_STATUSES",
     "ALERT_STATUSES",
     "DEFAULT_ACT_WITHIN",
     "PRIORITIES",
+    "TRANSITIONS",
     "ActionName",
     "Alert",
     "AlertStatus",
+    "Move",
     "ParamValue",
     "Priority",
     "StatusChange",
@@ -44,6 +47,16 @@ ALERT_STATUSES: tuple[AlertStatus, ...] = (
     "dismissed",
     "superseded",
 )
+#: Statuses from which people may still act on an alert (and in which it can be overdue).
+ACTIVE_STATUSES: tuple[AlertStatus, ...] = ("open", "acknowledged")
+#: What people may do with an alert. Raising and superseding are the engine's, not moves.
+Move: TypeAlias = Literal["acknowledge", "resolve", "dismiss"]
+#: Each move: the status it leads to, and the statuses it may start from.
+TRANSITIONS: dict[Move, tuple[AlertStatus, tuple[AlertStatus, ...]]] = {
+    "acknowledge": ("acknowledged", ("open",)),
+    "resolve": ("resolved", ACTIVE_STATUSES),
+    "dismiss": ("dismissed", ACTIVE_STATUSES),
+}
 
 #: The action vocabulary (version 1): each action's parameters and whether they are required.
 ACTIONS: dict[str, dict[str, bool]] = {
@@ -121,7 +134,7 @@ class StoredAlert(BaseModel):
 
     def overdue(self, now: datetime) -> bool:
         """Whether nobody has finished with the alert although it was due before `now`."""
-        return self.status in ("open", "acknowledged") and self.due_by < now
+        return self.status in ACTIVE_STATUSES and self.due_by < now
 
 
 class StatusChange(BaseModel):

@@ -1,0 +1,54 @@
+"""Options several commands share: the store, who acts and why, the rules, dates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from triggers.models import parse_time
+from triggers.store.settings import ACTOR_ENV, STORE_ENV
+
+__all__ = ["by_option", "date", "reason_option", "rules_option", "store_option"]
+
+
+def date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """A date option's value: a date alone is the start of that day (UTC)."""
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        # click names the option this callback belongs to.
+        raise click.BadParameter(str(error)) from None
+
+
+store_option = click.option(
+    "--store",
+    "store",
+    metavar="URL",
+    envvar=STORE_ENV,
+    show_envvar=True,
+    help="SQLAlchemy URL of the store (default: sqlite:///triggers.sqlite).",
+)
+by_option = click.option(
+    "--by",
+    "by",
+    metavar="NAME",
+    envvar=ACTOR_ENV,
+    show_envvar=True,
+    help="Who is acting, for the audit log (default: the OS user).",
+)
+reason_option = click.option(
+    "--reason",
+    "reason",
+    metavar="TEXT",
+    help="Why, for the audit log (required where TRIGGERS_REQUIRE_REASON says so).",
+)
+rules_option = click.option(
+    "--rules",
+    "rules_path",
+    metavar="PATH",
+    type=click.Path(exists=True),
+    help="Rule file or directory of rule files (default: the shipped rules).",
+)

@@ -1,0 +1,118 @@
+"""`triggers rules ...` and `triggers events schema`: check, list and test rule sets; schemas."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from triggers.cli.app import cli
+from triggers.cli.render import action_text, print_problem, stderr, stdout
+from triggers.engine import load_rules
+from triggers.models import chronology_schema
+from triggers.rules import rule_file_schema
+from triggers.ruletests import load_rule_tests, rule_test_files, run_rule_tests
+
+__all__ = ["events", "rules"]
+
+
+@cli.group()
+def rules() -> None:
+    """Check, list and test rule sets."""
+
+
+@rules.command("check")
+@click.argument("path", required=False, type=click.Path())
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings as well as on errors.")
+def rules_check(path: str | None, strict: bool) -> None:
+    """Check the rule files at PATH (default: the shipped rules) against the event catalogue.
+
+    Every problem in every file is reported with file, line and column. Rules that can
+    never fire, or that another rule shadows, are warnings. Exits 0 when the rules
+    have no errors, 1 when they have (or, with --strict, when there are warnings).
+    """
+    err = stderr()
+    compiled = load_rules(path)
+    cache: dict[str, list[str]] = {}
+    for warning in compiled.warnings:
+        print_problem(warning, "[yellow]warning:[/yellow]", err, cache)
+    files = ", ".join(compiled.files)
+    found = len(compiled.warnings)
+    noun = "warning" if found == 1 else "warnings"
+    err.print(
+        f"{len(compiled.rules)} rule(s) in {files}: no errors, {found} {noun}"
+        f" (version {compiled.version})"
+    )
+    if strict and found:
+        raise SystemExit(1)
+
+
+@rules.command("list")
+@click.argument("path", required=False, type=click.Path())
+def rules_list(path: str | None) -> None:
+    """List the rules at PATH (default: the shipped rules): id, title, learning and actions."""
+    compiled = load_rules(path)
+    table = Table(
+        title=f"rule set {compiled.version}", title_justify="left", expand=True, show_lines=True
+    )
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Title / learning", ratio=3)
+    table.add_column("Actions", ratio=2, overflow="fold")
+    for rule in compiled.rules:
+        actions = "\n".join(action_text(action) for action in rule.actions)
+        table.add_row(
+            escape(rule.id),
+            f"[bold]{escape(rule.title)}[/]\n{escape(rule.learning)}",
+            escape(actions),
+        )
+    stdout().print(table)
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print a JSON Schema of the rule file format, for editors to validate and complete."""
+    click.echo(json.dumps(rule_file_schema(), indent=2))
+
+
+@rules.command("test")
+@click.argument("path", required=False, type=click.Path())
+def rules_test(path: str | None) -> None:
+    """Run the rule tests beside the rules at PATH (default: the shipped rules).
+
+    PATH is a rule file or a directory; its tests are the *.test.yaml files beside it
+    (for a rule file core.yaml: core.test.yaml and core.*.test.yaml). Each test
+    replays a short chronology and checks that the alerts it expects are raised and
+    those it forbids are not. Each failure is shown with its file and line, what was
+    expected and what was got. Exits 0 when every test passes, 1 when any fails or a
+    rule or test file has problems.
+    """
+    err = stderr()
+    compiled = load_rules(path)
+    results = run_rule_tests(load_rule_tests(rule_test_files(path), compiled), compiled)
+    out = Console(highlight=False, soft_wrap=True)
+    failed = [result for result in results if not result.passed]
+    for result in failed:
+        where = result.file if result.line is None else f"{result.file}:{result.line}"
+        out.print(f"[red]{escape(where)}: test '{escape(result.name)}'[/red]")
+        for failure in result.failures:
+            for line in failure.explain():
+                out.print(f"    {escape(line)}")
+    colour = "red" if failed else "green"
+    noun = "test" if len(results) == 1 else "tests"
+    err.print(f"[{colour}]{len(results)} {noun}, {len(failed)} failed[/{colour}]")
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def events() -> None:
+    """Describe the chronology format."""
+
+
+@events.command("schema")
+def events_schema() -> None:
+    """Print a JSON Schema of chronology files, for editors to validate and complete."""
+    click.echo(json.dumps(chronology_schema(), indent=2))

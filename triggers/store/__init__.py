@@ -1,0 +1,66 @@
+"""The SQL store: cases, events, alerts and their lifecycle, rule-set versions, audit log.
+
+`settings` says where the store is and who acts (read without loading SQLAlchemy);
+`tables` defines the tables, `connection` connects, `schema` runs the migrations,
+`audit` keeps the audit log, `cases` writes one case in one transaction, and
+`store` holds the `Store`. The database modules load on first use, so that
+naming the store in a command line costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from triggers.store.settings import (
+    ACTOR_ENV,
+    DEFAULT_STORE_URL,
+    REQUIRE_REASON_ENV,
+    STORE_ENV,
+    store_url,
+)
+
+if TYPE_CHECKING:
+    from triggers.store.cases import CaseWriter, SaveSummary
+    from triggers.store.schema import HEAD_REVISION, schema_revision, upgrade_schema
+    from triggers.store.store import AlertBasis, ReplayedCase, Store
+
+__all__ = [
+    "ACTOR_ENV",
+    "DEFAULT_STORE_URL",
+    "HEAD_REVISION",
+    "REQUIRE_REASON_ENV",
+    "STORE_ENV",
+    "AlertBasis",
+    "CaseWriter",
+    "ReplayedCase",
+    "SaveSummary",
+    "Store",
+    "schema_revision",
+    "store_url",
+    "upgrade_schema",
+]
+
+#: Names loaded on first use, and the module of the package that defines each.
+_LAZY = {
+    "AlertBasis": "store",
+    "CaseWriter": "cases",
+    "HEAD_REVISION": "schema",
+    "ReplayedCase": "store",
+    "SaveSummary": "cases",
+    "Store": "store",
+    "schema_revision": "schema",
+    "upgrade_schema": "schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

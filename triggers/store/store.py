@@ -1,0 +1,511 @@
+"""The store: cases, events, alerts and their lifecycle, rule-set versions, audit log, erasure.
+
+SQLite by default, any SQLAlchemy URL otherwise (PostgreSQL for teams).
+Everything written for one case happens in one transaction, and writing the
+same case again adds nothing that is already there. Events are append-only
+(only an erasure removes them). ORM rows never leave the store package: callers
+get Pydantic models. The store only stores: evaluating rules is the pipeline's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from alembic.util import CommandError
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from triggers.errors import LifecycleError, NotFoundError, ReasonRequiredError, StoreError
+from triggers.models.alerts import (
+    ACTIVE_STATUSES,
+    TRANSITIONS,
+    Alert,
+    AlertStatus,
+    Move,
+    StatusChange,
+    StoredAlert,
+)
+from triggers.models.audit import Activity, AuditEntry, ErasureRecord
+from triggers.models.chronology import Chronology
+from triggers.models.events import Event, event_adapter
+from triggers.rules.compiled import CompiledRuleSet
+from triggers.store import audit
+from triggers.store.cases import CaseWriter, SaveSummary, add_status, history_of, lock_case
+from triggers.store.connection import connect
+from triggers.store.schema import open_schema
+from triggers.store.settings import default_actor, required_reasons, store_url
+from triggers.store.tables import (
+    AlertRow,
+    AuditRow,
+    CaseRow,
+    ErasureRow,
+    EventRow,
+    RuleSetRow,
+    StatusChangeRow,
+)
+
+__all__ = ["AlertBasis", "ReplayedCase", "Store"]
+
+
+class ReplayedCase(Protocol):
+    """What the store keeps of a replayed case (an engine's `CaseResult` has it)."""
+
+    @property
+    def chronology(self) -> Chronology: ...
+
+    @property
+    def alerts(self) -> Sequence[Alert]: ...
+
+    @property
+    def rules(self) -> CompiledRuleSet | None: ...
+
+    @property
+    def until(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class AlertBasis:
+    """What the store holds about how an alert came to be, for explaining it."""
+
+    alert: StoredAlert
+    #: The (name, text) of each file of the rule-set version that raised it.
+    rule_files: tuple[tuple[str, str], ...]
+    #: The case's whole stored history, and how far its clock has run.
+    chronology: Chronology
+    clock: datetime | None
+    history: tuple[StatusChange, ...]
+
+
+def _stored(row: AlertRow) -> StoredAlert:
+    return StoredAlert(
+        id=row.id,
+        alert=Alert(
+            case=row.case_id,
+            rule=row.rule_id,
+            action=row.action,
+            at=row.at,
+            params=row.params,
+            priority=row.priority,
+            reason=row.reason,
+            events=tuple(row.event_ids),
+        ),
+        status=row.status,
+        due_by=row.due_by,
+        rules_version=row.rules_version,
+        raised_at=row.raised_at,
+        superseded_reason=row.superseded_reason,
+    )
+
+
+class Store:
+    """Cases, events, alerts, rule-set versions and the audit log in a SQL database.
+
+    `actor` is who is acting (default: $TRIGGERS_ACTOR, else the OS user); every
+    operation on case data is logged in the audit log under that name.
+    """
+
+    def __init__(self, url: str | None = None, *, actor: str | None = None) -> None:
+        self.url = store_url(url)
+        self.actor = actor or default_actor()
+        self._required = required_reasons()
+        self._engine: Engine = connect(self.url)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        try:
+            open_schema(self._engine, self.url)
+        except (SQLAlchemyError, CommandError) as error:
+            self._engine.dispose()
+            raise StoreError(
+                f"cannot open the store {self.url!r}: {error.__cause__ or error}"
+            ) from None
+        except StoreError:
+            self._engine.dispose()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        """The database's kind: "sqlite" or "postgresql"."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except SQLAlchemyError as error:
+            raise StoreError(f"store {self.url!r}: {error.__cause__ or error}") from error
+
+    def check_reason(self, activity: Activity, operation: str, reason: str | None) -> None:
+        """Raise `ReasonRequiredError` if this deployment requires a justification for
+        `activity` and `reason` gives none."""
+        audit.check_reason(self._required, activity, operation, reason)
+
+    # --- writing cases -------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, chronology: Chronology) -> Iterator[CaseWriter]:
+        """One transaction for the chronology's case, created if new and locked meanwhile.
+
+        Everything written through the `CaseWriter` commits together when the block
+        ends, or not at all if it raises.
+        """
+        with self._transaction() as session:
+            insert = (postgresql_insert if self.dialect == "postgresql" else sqlite_insert)(
+                CaseRow
+            ).values(
+                id=chronology.case,
+                title=chronology.title,
+                subject=chronology.subject,
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+            )
+            session.execute(insert.on_conflict_do_nothing(index_elements=["id"]))
+            row = lock_case(session, chronology.case)
+            assert row is not None  # inserted just above
+            row.title = chronology.title or row.title
+            row.subject = chronology.subject or row.subject
+            row.updated_at = datetime.now(UTC)
+            session.flush()
+            yield CaseWriter(session, self.actor, row)
+
+    @contextmanager
+    def rewriting(self, case: str) -> Iterator[CaseWriter | None]:
+        """One transaction for a stored case, locked meanwhile; None if there is no such case."""
+        with self._transaction() as session:
+            row = lock_case(session, case)
+            yield None if row is None else CaseWriter(session, self.actor, row)
+
+    def save(self, result: ReplayedCase, *, reason: str | None = None) -> SaveSummary:
+        """Store a replayed case's events and alerts, in one transaction, adding only what is new.
+
+        Alerts already stored keep their lifecycle. Raises `StoreError` (and stores
+        nothing of the case) if an event id is already stored for the case with
+        different content: events are append-only.
+        """
+        rules = result.rules
+        if rules is None:
+            raise StoreError("a replay result without its rule set cannot be stored")
+        self.check_reason("collection", "replay", reason)
+        chronology = result.chronology
+        with self.writing(chronology) as case:
+            if result.until is not None:
+                case.run_clock_to(result.until)
+            new_events = case.add_events(chronology.events)
+            added, _ = case.merge_alerts(result.alerts, rules)
+            case.log(
+                "collection",
+                "replay",
+                alerts=added,
+                reason=reason,
+                details={"new_events": len(new_events), "rules_version": rules.version},
+            )
+        return SaveSummary(chronology.case, len(new_events), len(added))
+
+    def log(
+        self,
+        activity: Activity,
+        operation: str,
+        *,
+        reason: str | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        """Add an audit entry about no case in particular (such as a whole tick)."""
+        with self._transaction() as session:
+            audit.log(session, self.actor, activity, operation, reason=reason, details=details)
+
+    # --- consultation ------------------------------------------------------------------
+
+    def alerts(
+        self,
+        case: str | None = None,
+        *,
+        status: AlertStatus | None = None,
+        rule: str | None = None,
+        overdue_at: datetime | None = None,
+        export: str | None = None,
+        reason: str | None = None,
+    ) -> list[StoredAlert]:
+        """Stored alerts in case and time order, filtered; the consultation is logged.
+
+        `overdue_at` keeps only open or acknowledged alerts due before that time.
+        `export` names the format the alerts leave in (such as "csv"), for the log.
+        """
+        operation = "alerts list" if export is None else f"alerts export ({export})"
+        self.check_reason("consultation", operation, reason)
+        query = select(AlertRow).order_by(AlertRow.case_id, AlertRow.at, AlertRow.id)
+        if case is not None:
+            query = query.where(AlertRow.case_id == case)
+        if status is not None:
+            query = query.where(AlertRow.status == status)
+        if rule is not None:
+            query = query.where(AlertRow.rule_id == rule)
+        if overdue_at is not None:
+            query = query.where(AlertRow.status.in_(ACTIVE_STATUSES), AlertRow.due_by < overdue_at)
+        filters = {
+            "status": status,
+            "rule": rule,
+            "overdue_at": overdue_at.isoformat() if overdue_at else None,
+        }
+        with self._transaction() as session:
+            found = [_stored(row) for row in session.scalars(query)]
+            audit.log(
+                session,
+                self.actor,
+                "consultation",
+                operation,
+                case=case,
+                alerts=[a.id for a in found],
+                reason=reason,
+                details={name: value for name, value in filters.items() if value is not None},
+            )
+            return found
+
+    def alert(self, alert_id: int, *, reason: str | None = None) -> StoredAlert:
+        """One stored alert; the consultation is logged."""
+        self.check_reason("consultation", "alert show", reason)
+        with self._transaction() as session:
+            row = self._alert_row(session, alert_id)
+            audit.log(
+                session,
+                self.actor,
+                "consultation",
+                "alert show",
+                case=row.case_id,
+                alerts=[alert_id],
+                reason=reason,
+            )
+            return _stored(row)
+
+    def alert_basis(self, alert_id: int, *, reason: str | None = None) -> AlertBasis:
+        """The alert with the rule files, history and clock of its case, to explain it;
+        the consultation is logged as "explain"."""
+        self.check_reason("consultation", "explain", reason)
+        with self._transaction() as session:
+            row = self._alert_row(session, alert_id)
+            rule_set = session.get(RuleSetRow, row.rules_version)
+            case = session.get(CaseRow, row.case_id)
+            assert rule_set is not None and case is not None  # foreign keys
+            basis = AlertBasis(
+                alert=_stored(row),
+                rule_files=tuple((item["name"], item["text"]) for item in rule_set.files),
+                chronology=history_of(session, case),
+                clock=case.clock,
+                history=tuple(self._history(session, alert_id)),
+            )
+            audit.log(
+                session,
+                self.actor,
+                "consultation",
+                "explain",
+                case=row.case_id,
+                alerts=[alert_id],
+                reason=reason,
+            )
+        return basis
+
+    def history(self, alert_id: int) -> list[StatusChange]:
+        """The alert's lifecycle, oldest first."""
+        with self._transaction() as session:
+            self._alert_row(session, alert_id)
+            return self._history(session, alert_id)
+
+    @staticmethod
+    def _history(session: Session, alert_id: int) -> list[StatusChange]:
+        rows = session.scalars(
+            select(StatusChangeRow)
+            .where(StatusChangeRow.alert_id == alert_id)
+            .order_by(StatusChangeRow.id)
+        )
+        return [
+            StatusChange(
+                alert_id=row.alert_id, status=row.status, by=row.by, at=row.at, note=row.note
+            )
+            for row in rows
+        ]
+
+    def _alert_row(self, session: Session, alert_id: int) -> AlertRow:
+        row = session.get(AlertRow, alert_id)
+        if row is None:
+            raise NotFoundError("alert", alert_id, f"no alert with id {alert_id} in this store")
+        return row
+
+    def rule_set(self, version: str) -> list[tuple[str, str]]:
+        """The (name, text) of each file of a recorded rule-set version."""
+        with self._transaction() as session:
+            row = session.get(RuleSetRow, version)
+            if row is None:
+                raise NotFoundError(
+                    "rule set",
+                    version,
+                    f"no rule-set version {version!r} is recorded in this store",
+                )
+            return [(item["name"], item["text"]) for item in row.files]
+
+    def audit(
+        self,
+        *,
+        case: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Audit log entries, oldest first, optionally of one case, one actor, or since a time."""
+        with self._transaction() as session:
+            return audit.entries(session, case=case, actor=actor, since=since)
+
+    # --- alteration: the alert lifecycle -------------------------------------------------
+
+    def acknowledge(
+        self, alert_id: int, *, note: str | None = None, reason: str | None = None
+    ) -> StoredAlert:
+        """Someone has seen the alert and owns it."""
+        return self._move(alert_id, "acknowledge", note, reason)
+
+    def resolve(self, alert_id: int, *, note: str, reason: str | None = None) -> StoredAlert:
+        """The action was taken; `note` says what was done."""
+        return self._move(alert_id, "resolve", note, reason)
+
+    def dismiss(self, alert_id: int, *, note: str, reason: str | None = None) -> StoredAlert:
+        """No action is needed; `note` says why."""
+        return self._move(alert_id, "dismiss", note, reason)
+
+    def _move(self, alert_id: int, move: Move, note: str | None, reason: str | None) -> StoredAlert:
+        target, sources = TRANSITIONS[move]
+        if move != "acknowledge" and not (note and note.strip()):
+            raise LifecycleError(
+                alert_id, None, target, f"alert {alert_id}: say what was done or why, with a note"
+            )
+        self.check_reason("alteration", move, reason)
+        with self._transaction() as session:
+            row = self._alert_row(session, alert_id)
+            if row.status not in sources:
+                raise LifecycleError(
+                    alert_id,
+                    row.status,
+                    target,
+                    f"alert {alert_id} is {row.status}; only {' or '.join(sources)} alerts can"
+                    f" be {target}",
+                )
+            row.status = target
+            add_status(session, self.actor, row, target, note)
+            audit.log(
+                session,
+                self.actor,
+                "alteration",
+                move,
+                case=row.case_id,
+                alerts=[alert_id],
+                reason=reason,
+                details={"status": target, "note": note},
+            )
+            session.flush()
+            return _stored(row)
+
+    # --- erasure -----------------------------------------------------------------------
+
+    def erase_case(self, case: str, *, reason: str) -> ErasureRecord:
+        """Remove a case's events and alerts; only an erasure record and the audit log remain."""
+        if not reason.strip():
+            raise ReasonRequiredError("case erase", "erasure", "erasing a case needs a reason")
+        with self._transaction() as session:
+            row = lock_case(session, case)
+            if row is None:
+                raise NotFoundError("case", case, f"no case {case!r} in this store")
+            alert_ids = list(session.scalars(select(AlertRow.id).where(AlertRow.case_id == case)))
+            session.execute(delete(StatusChangeRow).where(StatusChangeRow.alert_id.in_(alert_ids)))
+            session.execute(delete(AlertRow).where(AlertRow.case_id == case))
+            events = session.scalar(
+                select(func.count()).select_from(EventRow).where(EventRow.case_id == case)
+            )
+            session.execute(delete(EventRow).where(EventRow.case_id == case))
+            session.delete(row)
+            record = ErasureRecord(
+                case=case,
+                erased_at=datetime.now(UTC),
+                by=self.actor,
+                reason=reason,
+                events=events or 0,
+                alerts=len(alert_ids),
+            )
+            session.add(
+                ErasureRow(
+                    case_id=case,
+                    erased_at=record.erased_at,
+                    by=self.actor,
+                    reason=reason,
+                    events=record.events,
+                    alerts=record.alerts,
+                )
+            )
+            audit.log(
+                session,
+                self.actor,
+                "erasure",
+                "case erase",
+                case=case,
+                alerts=alert_ids,
+                reason=reason,
+                details={"events": record.events, "alerts": record.alerts},
+            )
+        return record
+
+    def erasures(self) -> list[ErasureRecord]:
+        """Every erasure record, oldest first."""
+        with self._transaction() as session:
+            return [
+                ErasureRecord(
+                    case=row.case_id,
+                    erased_at=row.erased_at,
+                    by=row.by,
+                    reason=row.reason,
+                    events=row.events,
+                    alerts=row.alerts,
+                )
+                for row in session.scalars(select(ErasureRow).order_by(ErasureRow.id))
+            ]
+
+    # --- plain reads ---------------------------------------------------------------------
+
+    def cases(self) -> list[str]:
+        """Ids of the stored cases, sorted."""
+        with self._transaction() as session:
+            return list(session.scalars(select(CaseRow.id).order_by(CaseRow.id)))
+
+    def events(self, case: str) -> list[Event]:
+        """A case's stored events, in event order."""
+        with self._transaction() as session:
+            rows = session.scalars(
+                select(EventRow)
+                .where(EventRow.case_id == case)
+                .order_by(EventRow.at, EventRow.position)
+            )
+            return [event_adapter.validate_python(row.payload) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many cases, events, alerts and audit entries are stored."""
+        with self._transaction() as session:
+            return {
+                name: session.scalar(select(func.count()).select_from(table)) or 0
+                for name, table in (
+                    ("cases", CaseRow),
+                    ("events", EventRow),
+                    ("alerts", AlertRow),
+                    ("audit", AuditRow),
+                )
+            }
