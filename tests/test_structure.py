@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import version
+from types import ModuleType
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,47 @@ def test_public_api_is_exported_and_sorted() -> None:
     assert triggers.__all__ == sorted(triggers.__all__, key=lambda n: (not n.isupper(), n))
     for name in triggers.__all__:
         assert hasattr(triggers, name), name
+
+
+#: The subpackages and modules an integrator may import from; everything else is
+#: internal (a leading underscore) or re-exported by `triggers` itself.
+PUBLIC_MODULES = {
+    "cli",
+    "engine",
+    "errors",
+    "models",
+    "pipeline",
+    "reading",
+    "rules",
+    "ruletests",
+    "store",
+}
+
+
+def test_the_public_names_are_exactly_all() -> None:
+    for module in _modules():  # every submodule loaded, as a long-running process has them
+        importlib.import_module(module)
+    for name in triggers.__all__:
+        getattr(triggers, name)  # and every lazily loaded name
+    public = {name for name in vars(triggers) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(triggers, name), ModuleType)}
+    assert public - modules == set(triggers.__all__) - {"__version__"}
+    assert modules == PUBLIC_MODULES
+    assert set(dir(triggers)) >= set(triggers.__all__)
+    assert triggers.__version__ == version("risk-triggers")
+
+
+def test_every_exception_is_exported_with_its_exit_code() -> None:
+    import triggers.errors
+
+    exceptions = {
+        name
+        for name, value in vars(triggers.errors).items()
+        if isinstance(value, type) and issubclass(value, triggers.TriggersError)
+    }
+    assert exceptions <= set(triggers.__all__)
+    for name in exceptions:
+        assert getattr(triggers, name).exit_code == 1
 
 
 @pytest.mark.parametrize("module", _modules())
@@ -67,6 +110,9 @@ THIRD_PARTY = {
     "click": ("cli/",),
     "rich": ("cli/",),
 }
+#: Imports a layer may not make although they are below it: the rule language knows no
+#: engine, and the store only stores (orchestration is the pipeline's).
+FORBIDDEN = {"rules": {"engine"}, "store": {"engine", "ruletests"}}
 #: Folders that belong to a layer: the store's schema migrations.
 PART_OF = {"migrations": "store"}
 
@@ -100,6 +146,7 @@ def test_dependencies_flow_one_way(path: Path) -> None:
         if top == "triggers" and name != "triggers":
             target = name.split(".")[1]
             assert target in allowed, f"{path.name} ({layer}) imports {name}"
+            assert target not in FORBIDDEN.get(layer, ()), f"{path.name} ({layer}) imports {name}"
         if top in THIRD_PARTY:
             where = str(path.relative_to(PACKAGE))
             assert any(
@@ -181,3 +228,31 @@ def test_the_wheel_ships_the_default_rules(tmp_path: Path) -> None:
     )
     assert created.returncode == 0, created.stderr
     assert created.stdout == f"(None, {HEAD_REVISION!r})\n"
+
+
+#: What a command run prints after it, to standard error: the modules it imported.
+_IMPORTED = (
+    "import sys\n"
+    "from triggers.cli import cli\n"
+    "try:\n"
+    "    cli.main(sys.argv[1:], prog_name='triggers')\n"
+    "except SystemExit as done:\n"
+    "    print(*sorted(sys.modules), file=sys.stderr)\n"
+    "    raise\n"
+)
+
+
+@pytest.mark.parametrize("command", [["--help"], ["rules", "check"], ["rules", "list"]])
+def test_commands_without_the_store_start_without_its_libraries(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = set(result.stderr.split())
+    assert "triggers.cli" in imported
+    for heavy in ("sqlalchemy", "alembic", "triggers.engine.explain", "triggers.store.store"):
+        assert heavy not in imported, f"triggers {' '.join(command)} imports {heavy}"

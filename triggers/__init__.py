@@ -14,11 +14,10 @@ load on first use (and with them SQLAlchemy and Alembic), so that a command that
 needs none of them starts quickly.
 """
 
-from __future__ import annotations
-
-import importlib
-from importlib.metadata import version
-from typing import TYPE_CHECKING, Any
+# Imported under private names: the public names of this module are exactly `__all__`.
+import importlib as _importlib
+import typing as _typing
+from importlib.metadata import version as _version
 
 from triggers.engine import Backend, CaseResult, Engine, ReferenceEngine, load_rules
 from triggers.errors import (
@@ -64,12 +63,12 @@ from triggers.ruletests import (
     run_rule_tests,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from triggers.engine.explain import Explanation, explain
     from triggers.pipeline import explain_alert, ingest, tick
     from triggers.store import HEAD_REVISION, SaveSummary, Store, schema_revision, upgrade_schema
 
-__version__ = version("risk-triggers")
+__version__ = _version("risk-triggers")
 
 __all__ = [
     "ACTIONS",
@@ -145,10 +144,10 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
+    value = getattr(_importlib.import_module(_LAZY[name]), name)
     globals()[name] = value
     return value
 
