@@ -58,3 +58,42 @@ def test_every_case_state_name_is_documented() -> None:
 
     for name in STATE_FIELDS:
         assert f"`{name}`" in README, name
+
+
+FORMAT = (ROOT / "docs" / "format.md").read_text()
+
+
+def test_the_format_documents_every_event_type_field_and_action() -> None:
+    from triggers.models import ACTIONS, EVENT_MODELS, BaseEvent
+
+    common = {*BaseEvent.model_fields, "type"}
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `([a-z_]+)` \| (.*?) \|", FORMAT, flags=re.MULTILINE)
+    }
+    for event_type, model in EVENT_MODELS.items():
+        assert event_type in rows, event_type
+        for name, field in model.model_fields.items():
+            if name not in common:
+                written = f"**{name}**" if field.is_required() else name
+                assert re.search(rf"(^|, ){re.escape(written)}( |,|$)", rows[event_type]), (
+                    f"{event_type}.{name}"
+                )
+    for action, params in ACTIONS.items():
+        assert action in rows, action
+        for name, required in params.items():
+            assert (f"**{name}**" if required else name) in rows[action], f"{action} {name}"
+    for name in common - {"type"}:
+        assert f"| {name} |" in FORMAT or f"| **{name}** |" in FORMAT, name
+
+
+def test_readme_and_docs_name_only_files_in_the_repository() -> None:
+    texts = [README, FORMAT, *(p.read_text() for p in (ROOT / "docs").glob("*.md"))]
+    for text in texts:
+        for link in re.findall(r"\]\(([^)#:]+)\)", text):
+            assert (ROOT / link).exists(), link
+        for name in re.findall(
+            r"`((?:triggers|docs|tests|benchmarks|examples|rules|scripts)/[^`*]+)`", text
+        ):
+            assert (ROOT / name.split()[0]).exists(), name
+        assert "shared/" not in text and "CHRONOLOGY.md" not in text and "DESIGN.md" not in text

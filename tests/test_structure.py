@@ -11,8 +11,8 @@ import subprocess
 import sys
 import zipfile
 from importlib.metadata import version
-from types import ModuleType
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 

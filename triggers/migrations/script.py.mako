@@ -1,7 +1,7 @@
 """${message}
 
 Revision ${up_revision}, after ${down_revision | comma,n}. Bump HEAD_REVISION in
-triggers/store.py to this revision.
+triggers/store/schema.py to this revision.
 """
 
 from __future__ import annotations

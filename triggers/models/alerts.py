@@ -84,7 +84,7 @@ DEFAULT_ACT_WITHIN: dict[str, str] = {
 
 
 class Alert(BaseModel):
-    """One alert raised for a case, in the shape of CHRONOLOGY.md section 5."""
+    """One alert raised for a case, in the shape of docs/format.md section 5."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

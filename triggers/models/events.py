@@ -1,4 +1,4 @@
-"""The event catalogue (version 1 of CHRONOLOGY.md) as immutable Pydantic models.
+"""The event catalogue (version 1, docs/format.md) as immutable Pydantic models.
 
 `Event` is a discriminated union on `type`; every model rejects unknown fields.
 Times are normalised to timezone-aware UTC datetimes: a date alone means the
