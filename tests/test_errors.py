@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import triggers
-from tests.conftest import RULES
+from tests.conftest import MR_A, RULES
 from tests.test_engine_backend import TOO_MANY
 from triggers.cli import cli
 
@@ -189,3 +189,37 @@ def test_no_dependency_exception_escapes_the_cli(
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     assert "error:" in result.stderr
+
+
+def test_store_errors_carry_what_they_are_about(
+    store_url: str, engine: triggers.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (case,) = triggers.load_chronologies(MR_A)
+    with triggers.Store(store_url) as store:
+        store.save(engine.replay(case))
+        first = store.alerts(case.case)[0].id
+        store.dismiss(first, note="not needed")
+        with pytest.raises(triggers.LifecycleError) as moved:
+            store.resolve(first, note="done")
+        assert (moved.value.alert_id, moved.value.from_status, moved.value.to_status) == (
+            first,
+            "dismissed",
+            "resolved",
+        )
+        with pytest.raises(triggers.NotFoundError) as missing:
+            store.erase_case("nobody", reason="r")
+        assert (missing.value.kind, missing.value.key) == ("case", "nobody")
+        monkeypatch.setenv("TRIGGERS_REQUIRE_REASON", "consultation")
+    with triggers.Store(store_url) as store:
+        with pytest.raises(triggers.ReasonRequiredError) as unjustified:
+            store.alerts(case.case, export="csv")
+        assert (unjustified.value.operation, unjustified.value.activity) == (
+            "alerts export (csv)",
+            "consultation",
+        )
+    result = CliRunner().invoke(cli, ["alerts", "list", "--store", store_url])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: alerts list: this deployment requires a justification for consultation"
+        " (TRIGGERS_REQUIRE_REASON); give one with --reason\n"
+    )
