@@ -18,7 +18,14 @@ from typing import Any
 
 from triggers.engine.backend import Backend, CaseSession, EventInput, LoadedRules, Match
 from triggers.engine.backend import default_backend as _default_backend
-from triggers.engine.semantics import direction, event_order, event_values, state_values
+from triggers.engine.semantics import (
+    direction,
+    event_order,
+    event_values,
+    looks_back,
+    state_values,
+    within_after,
+)
 from triggers.errors import EngineError
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
@@ -137,10 +144,12 @@ class _CaseRun:
             values = event_values(trigger)
             key = (alert.rule, *[values.get(name) for name in throttle.per])
             previous = last.get(key)
-            if previous is not None and previous[1] != trigger.id:
-                since = previous[0]
-                if since <= alert.at <= throttle.window.after(since):
-                    continue  # raised already within the window, for another trigger
+            if (
+                previous is not None
+                and previous[1] != trigger.id
+                and within_after(throttle.window, previous[0], alert.at)
+            ):
+                continue  # raised already within the window, for another trigger
             last[key] = (alert.at, trigger.id)
             kept.append(alert)
         return kept
@@ -161,8 +170,9 @@ class _CaseRun:
         count = rule.count
         assert count is not None  # only count rules have member matches
         event = self.events[posted.id]
-        since = count.window.before(event.at)
-        members = [m for m in self.members.get(rule.id, []) if m[0].at >= since]
+        members = [
+            m for m in self.members.get(rule.id, []) if looks_back(count.window, m[0].at, event.at)
+        ]
         values = event_values(event)
         members.append((event, values))
         self.members[rule.id] = members
