@@ -154,7 +154,7 @@ def _mark(node: yaml.Node) -> Position:
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader | yaml.CSafeLoader, file: str) -> None:
         self.loader = loader
         self.file = file
         self.located = Located(None)
@@ -229,7 +229,12 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
     """Parse one YAML document safely; returns the data with positions and any problems.
 
     A syntax error is returned as a single problem at its position, with no data.
+    libyaml's parser reads a file first; a file it finds any problem in is read
+    again by PyYAML's own, whose messages and positions the problems report.
     """
+    fast = _load_with_libyaml(text, file)
+    if fast is not None:
+        return fast, []
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as error:
@@ -250,6 +255,30 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
         return Located(None), [Problem(file, "", "the YAML is nested too deeply to read")]
     finally:
         loader.dispose()
+
+
+def _load_with_libyaml(text: str, file: str) -> Located | None:
+    """The data with positions, read by libyaml's C parser; None if it meets any problem."""
+    if not yaml.__with_libyaml__:
+        return None
+    try:
+        loader = yaml.CSafeLoader(text)
+    except Exception:  # whatever it is, the precise reader reports it
+        return None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Located(None)
+        builder = _Builder(loader, file)
+        data = builder.build(node, ())
+    except Exception:  # as above
+        return None
+    finally:
+        loader.dispose()
+    if builder.problems:
+        return None
+    builder.located.data = data
+    return builder.located
 
 
 def read_yaml_file(path: str | Path, kind: str) -> tuple[str, Located, list[Problem]]:
