@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -77,11 +77,17 @@ def _insert(session: Session, table: type[Any]) -> Any:
 class CaseWriter:
     """One case's writes in one transaction, the case locked; made by `Store.writing`."""
 
-    def __init__(self, session: Session, actor: str, row: CaseRow) -> None:
+    def __init__(
+        self, session: Session, actor: str, row: CaseRow, recorded: set[str] | None = None
+    ) -> None:
         self.session = session
         self.actor = actor
         self.row = row
         self.now = datetime.now(UTC)
+        #: Rule-set versions known to be recorded already (the store's, across cases), and
+        #: those this transaction records (known only once it commits).
+        self.recorded = frozenset(recorded or ())
+        self.recording: set[str] = set()
 
     @property
     def case(self) -> str:
@@ -112,11 +118,11 @@ class CaseWriter:
     def add_events(self, events: Sequence[Event]) -> list[Event]:
         """Append the events not yet stored; returns them. Stored events are never changed:
         an event id already stored with other content raises `StoreError`."""
-        stored = {
-            row.event_id: row.payload
-            for row in self.session.scalars(select(EventRow).where(EventRow.case_id == self.case))
+        query = select(EventRow.event_id, EventRow.payload).where(EventRow.case_id == self.case)
+        stored: dict[str, Any] = {
+            event_id: payload for event_id, payload in self.session.execute(query)
         }
-        added = []
+        added, rows = [], []
         for event in events:
             event_id = event.id or ""
             payload = event.model_dump(mode="json")
@@ -128,36 +134,40 @@ class CaseWriter:
                         " corrected event a new id."
                     )
                 continue
-            self.session.add(
-                EventRow(
-                    case_id=self.case,
-                    event_id=event_id,
-                    at=event.at,
-                    type=event.type,
-                    position=len(stored),
-                    payload=payload,
-                    stored_at=self.now,
-                )
+            rows.append(
+                {
+                    "case_id": self.case,
+                    "event_id": event_id,
+                    "at": event.at,
+                    "type": event.type,
+                    "position": len(stored),
+                    "payload": payload,
+                    "stored_at": self.now,
+                }
             )
             stored[event_id] = payload
             added.append(event)
-        self.session.flush()
+        if rows:
+            # One statement for all of them (executemany), not a unit of work per row.
+            self.session.execute(insert(EventRow), rows)
         return added
 
     def record_rules(self, rules: CompiledRuleSet) -> None:
         """Keep the rule set's files under its version, once."""
-        if self.session.get(RuleSetRow, rules.version) is not None:
+        if rules.version in self.recorded or rules.version in self.recording:
             return
-        files = [
-            {"name": name, "text": text}
-            for name, text in zip(rules.files, rules.texts, strict=True)
-        ]
-        insert = _insert(self.session, RuleSetRow).values(
-            version=rules.version, files=files, recorded_at=datetime.now(UTC)
-        )
-        # Another process may be recording the same version for another case right
-        # now (PostgreSQL locks cases, not the store): whichever commits first wins.
-        self.session.execute(insert.on_conflict_do_nothing(index_elements=["version"]))
+        if self.session.get(RuleSetRow, rules.version) is None:
+            files = [
+                {"name": name, "text": text}
+                for name, text in zip(rules.files, rules.texts, strict=True)
+            ]
+            statement = _insert(self.session, RuleSetRow).values(
+                version=rules.version, files=files, recorded_at=datetime.now(UTC)
+            )
+            # Another process may be recording the same version for another case right
+            # now (PostgreSQL locks cases, not the store): whichever commits first wins.
+            self.session.execute(statement.on_conflict_do_nothing(index_elements=["version"]))
+        self.recording.add(rules.version)
 
     def merge_alerts(
         self, alerts: Sequence[Alert], rules: CompiledRuleSet, *, supersede: str | None = None
@@ -168,54 +178,82 @@ class CaseWriter:
         """
         self.record_rules(rules)
         session = self.session
-        stored = {
-            row.key: row
-            for row in session.scalars(select(AlertRow).where(AlertRow.case_id == self.case))
-        }
-        added: list[AlertRow] = []
-        raised = set()
+        query = select(AlertRow.key, AlertRow.id, AlertRow.status).where(
+            AlertRow.case_id == self.case
+        )
+        stored = {key: (alert_id, status) for key, alert_id, status in session.execute(query)}
+        rows: list[dict[str, Any]] = []
+        raised: set[str] = set()
+        reopened: list[int] = []
         for alert in alerts:
-            raised.add(alert.key)
-            row = stored.get(alert.key)
-            if row is not None:
-                if row.status == "superseded" and supersede is not None:
-                    # The corrected history raises it again: it is live once more.
-                    row.status, row.superseded_reason = "open", None
-                    add_status(
-                        session, self.actor, row, "open", "raised again by the corrected history"
-                    )
+            if alert.key in raised:
                 continue
-            row = AlertRow(
-                key=alert.key,
-                case_id=alert.case,
-                rule_id=alert.rule,
-                rules_version=rules.version,
-                action=alert.action,
-                params=dict(alert.params),
-                priority=alert.priority,
-                at=alert.at,
-                reason=alert.reason,
-                event_ids=list(alert.events),
-                raised_at=self.now,
-                status="open",
-                due_by=rules.act_within(alert.rule, alert.action).after(alert.at),
-                superseded_reason=None,
+            raised.add(alert.key)
+            if alert.key in stored:
+                alert_id, status = stored[alert.key]
+                if status == "superseded" and supersede is not None:
+                    reopened.append(alert_id)  # the corrected history raises it again
+                continue
+            rows.append(
+                {
+                    "key": alert.key,
+                    "case_id": alert.case,
+                    "rule_id": alert.rule,
+                    "rules_version": rules.version,
+                    "action": alert.action,
+                    "params": dict(alert.params),
+                    "priority": alert.priority,
+                    "at": alert.at,
+                    "reason": alert.reason,
+                    "event_ids": list(alert.events),
+                    "raised_at": self.now,
+                    "status": "open",
+                    "due_by": rules.act_within(alert.rule, alert.action).after(alert.at),
+                    "superseded_reason": None,
+                }
             )
-            session.add(row)
-            stored[alert.key] = row
-            added.append(row)
-        session.flush()
-        for row in added:
-            add_status(session, self.actor, row, "open", None)
+        added: list[int] = []
+        if rows:
+            returning = insert(AlertRow).returning(AlertRow.id, sort_by_parameter_order=True)
+            added = list(session.scalars(returning, rows))
         superseded = []
         if supersede is not None:
-            for key, row in stored.items():
-                if key not in raised and row.status != "superseded":
-                    row.status, row.superseded_reason = "superseded", supersede
-                    add_status(session, self.actor, row, "superseded", supersede)
-                    superseded.append(row.id)
-        session.flush()
-        return [row.id for row in added], superseded
+            superseded = [
+                alert_id
+                for key, (alert_id, status) in stored.items()
+                if key not in raised and status != "superseded"
+            ]
+        self._set_status(reopened, "open", "raised again by the corrected history", None)
+        self._set_status(added, "open", None, None, stored=False)
+        self._set_status(superseded, "superseded", supersede, supersede)
+        return added, superseded
+
+    def _set_status(
+        self,
+        alert_ids: Sequence[int],
+        status: AlertStatus,
+        note: str | None,
+        superseded_reason: str | None,
+        *,
+        stored: bool = True,
+    ) -> None:
+        """Move alerts to `status` (`stored`: they were stored before this step) and record
+        the step in each one's history, in bulk."""
+        if not alert_ids:
+            return
+        if stored:
+            self.session.execute(
+                update(AlertRow)
+                .where(AlertRow.id.in_(alert_ids))
+                .values(status=status, superseded_reason=superseded_reason)
+            )
+        self.session.execute(
+            insert(StatusChangeRow),
+            [
+                {"alert_id": i, "status": status, "by": self.actor, "at": self.now, "note": note}
+                for i in alert_ids
+            ],
+        )
 
     def log(
         self,

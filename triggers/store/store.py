@@ -116,6 +116,8 @@ class Store:
         self.url = store_url(url)
         self.actor = actor or default_actor()
         self._required = required_reasons()
+        #: Rule-set versions this store has seen recorded: rule sets are never removed.
+        self._recorded: set[str] = set()
         self._engine: Engine = connect(self.url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         try:
@@ -183,14 +185,19 @@ class Store:
             row.subject = chronology.subject or row.subject
             row.updated_at = datetime.now(UTC)
             session.flush()
-            yield CaseWriter(session, self.actor, row)
+            writer = CaseWriter(session, self.actor, row, self._recorded)
+            yield writer
+        self._recorded |= writer.recording
 
     @contextmanager
     def rewriting(self, case: str) -> Iterator[CaseWriter | None]:
         """One transaction for a stored case, locked meanwhile; None if there is no such case."""
         with self._transaction() as session:
             row = lock_case(session, case)
-            yield None if row is None else CaseWriter(session, self.actor, row)
+            writer = None if row is None else CaseWriter(session, self.actor, row, self._recorded)
+            yield writer
+        if writer is not None:
+            self._recorded |= writer.recording
 
     def save(self, result: ReplayedCase, *, reason: str | None = None) -> SaveSummary:
         """Store a replayed case's events and alerts, in one transaction, adding only what is new.
