@@ -141,8 +141,9 @@ class _Reader(ProblemCollector):
 
     def duplicate_ids(
         self, events: Sequence[tuple[KeyPath, Event]], line_of: Mapping[KeyPath, int]
-    ) -> None:
-        """Report two different events with one id, given or derived."""
+    ) -> tuple[Event, ...]:
+        """Report two different events with one id, given or derived; returns the events
+        with their ids (derived once, here)."""
         first: dict[str, tuple[KeyPath, Event]] = {}
         identified = with_event_ids([event for _, event in events])
         for (path, _), event in zip(events, identified, strict=True):
@@ -155,6 +156,7 @@ class _Reader(ProblemCollector):
                     line=line_of.get(path),
                 )
             first.setdefault(event.id, (path, event))
+        return identified
 
 
 def _json_limit(error: Exception) -> str:
@@ -182,14 +184,14 @@ def _document(file: str, raw: Any, located: Located | None, at: KeyPath = ()) ->
         event = reader.event(item, ("events", index))
         if event is not None:
             events.append((("events", index), event))
-    reader.duplicate_ids(events, {})
+    identified = reader.duplicate_ids(events, {})
     reader.raise_if_any(ChronologyError)
     return Chronology(
         case=str(header["case"]),
         title=header.get("title"),
         subject=header.get("subject"),
         outcomes=tuple(outcomes),
-        events=tuple(event for _, event in events),
+        events=identified,
     )
 
 
@@ -224,13 +226,9 @@ def _jsonl(file: str, text: str) -> list[Chronology]:
         if event is not None and isinstance(case, str) and case:
             cases.setdefault(case, []).append((path, event))
             lines[path] = number
-    for events in cases.values():
-        reader.duplicate_ids(events, lines)
+    identified = {case: reader.duplicate_ids(events, lines) for case, events in cases.items()}
     reader.raise_if_any(ChronologyError)
-    return [
-        Chronology(case=case, events=tuple(event for _, event in events))
-        for case, events in cases.items()
-    ]
+    return [Chronology(case=case, events=events) for case, events in identified.items()]
 
 
 def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Chronology]:

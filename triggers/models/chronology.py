@@ -54,7 +54,8 @@ def with_event_ids(events: Iterable[Event]) -> tuple[Event, ...]:
         if event.id is None:
             base = derive_event_id(event)
             seen[base] += 1
-            result.append(event.model_copy(update={"id": derive_event_id(event, seen[base])}))
+            event_id = base if seen[base] == 1 else f"{base}-{seen[base]}"  # derive_event_id's
+            result.append(event.model_copy(update={"id": event_id}))
         else:
             result.append(event)
     return tuple(result)
