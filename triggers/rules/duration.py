@@ -68,11 +68,15 @@ class Duration:
 
     def after(self, moment: datetime) -> datetime:
         """`moment` plus this duration."""
-        return _add_months(moment, self.months) + timedelta(seconds=self.seconds)
+        if self.months:
+            moment = _add_months(moment, self.months)
+        return moment + timedelta(seconds=self.seconds)
 
     def before(self, moment: datetime) -> datetime:
         """`moment` minus this duration."""
-        return _add_months(moment, -self.months) - timedelta(seconds=self.seconds)
+        if self.months:
+            moment = _add_months(moment, -self.months)
+        return moment - timedelta(seconds=self.seconds)
 
     def __str__(self) -> str:
         return self.text or f"{self.months} months {self.seconds} s"
