@@ -41,6 +41,7 @@ def test_public_api_is_exported_and_sorted() -> None:
 #: internal (a leading underscore) or re-exported by `triggers` itself.
 PUBLIC_MODULES = {
     "cli",
+    "parallel",
     "engine",
     "errors",
     "models",
@@ -97,6 +98,7 @@ LAYERS = [
     "rules",
     "engine",
     "ruletests",
+    "parallel",
     "store",
     "pipeline",
     "cli",
@@ -112,7 +114,7 @@ THIRD_PARTY = {
 }
 #: Imports a layer may not make although they are below it: the rule language knows no
 #: engine, and the store only stores (orchestration is the pipeline's).
-FORBIDDEN = {"rules": {"engine"}, "store": {"engine", "ruletests"}}
+FORBIDDEN = {"rules": {"engine"}, "store": {"engine", "ruletests", "parallel"}}
 #: Folders that belong to a layer: the store's schema migrations.
 PART_OF = {"migrations": "store"}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "ActionError",
@@ -46,6 +47,11 @@ class TriggersError(Exception):
     """
 
     exit_code: int = 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its attributes, whatever its constructor takes: errors cross
+        # from worker processes to the one that reports them.
+        return _rebuild, (type(self), self.args, self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,16 @@ class ActionError(EngineError):
 
 class StoreError(TriggersError):
     """The store could not be opened, read or written."""
+
+
+def _rebuild(
+    cls: type[TriggersError], args: tuple[Any, ...], attributes: dict[str, Any]
+) -> TriggersError:
+    """A pickled error, rebuilt without calling its constructor."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:

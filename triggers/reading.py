@@ -7,8 +7,9 @@ chronology itself (`triggers.models.chronology`) knows nothing of files.
 
 from __future__ import annotations
 
+import glob
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapt
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",
+    "chronology_files",
     "chronology_from_data",
     "load_chronologies",
     "parse_chronology",
@@ -276,6 +278,36 @@ def read_chronology(raw: Any, file: str, located: Located, at: KeyPath = ()) -> 
     full key path, line and column. Raises `ChronologyError` with every problem found.
     """
     return _document(file, raw, located, at)
+
+
+def chronology_files(paths: Iterable[str]) -> list[str]:
+    """The chronology files that `paths` name: a file as given, a directory's chronology
+    files (found below it, sorted), a glob's matches (sorted); in the order given.
+
+    Raises `ChronologyError` for a directory or a glob that holds no chronology file.
+    """
+    found: list[str] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if Path(path).is_dir():
+            inside = sorted(
+                str(p)
+                for p in Path(path).rglob("*")
+                if p.suffix.lower() in CHRONOLOGY_SUFFIXES and p.is_file()
+            )
+            if not inside:
+                problems.append(Problem(path, "", "no chronology files in this directory"))
+            found.extend(inside)
+        elif not Path(path).exists() and glob.has_magic(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                problems.append(Problem(path, "", "no file matches this pattern"))
+            found.extend(matches)
+        else:
+            found.append(path)
+    if problems:
+        raise ChronologyError(problems)
+    return found
 
 
 def chronology_from_data(data: Any, source: str = "<data>") -> Chronology:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,9 +16,11 @@ from rich.console import Console
 from triggers.cli.app import cli
 from triggers.cli.options import by_option, date, reason_option, rules_option, store_option
 from triggers.cli.render import progress, report_error, stderr, stdout, timeline
-from triggers.engine import CaseResult, Engine, load_rules
+from triggers.engine import Engine, load_rules
 from triggers.errors import TriggersError
-from triggers.reading import load_chronologies
+from triggers.models import Alert
+from triggers.parallel import replay_files
+from triggers.reading import chronology_files, load_chronologies
 
 if TYPE_CHECKING:
     from triggers.store import SaveSummary, Store
@@ -59,8 +63,24 @@ def _exit_if_failed(failed: int, files: Sequence[str], console: Console) -> None
         raise SystemExit(1)
 
 
+class _JsonArray:
+    """Alerts written to standard output as one JSON array, element by element."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def add(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            text = textwrap.indent(json.dumps(alert.to_json(), indent=2), "  ")
+            click.echo(("[\n" if not self.written else ",\n") + text, nl=False)
+            self.written += 1
+
+    def close(self) -> None:
+        click.echo("\n]" if self.written else "[]")
+
+
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @rules_option
 @store_option
 @by_option
@@ -81,47 +101,70 @@ def _exit_if_failed(failed: int, files: Sequence[str], console: Console) -> None
     show_default=True,
     help="table: a timeline per case; json: the alerts as a JSON array.",
 )
+@click.option(
+    "--workers",
+    "workers",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Replay in N worker processes (default: one per CPU); 1 replays in this process.",
+)
 def replay(
     *,
-    files: Sequence[str],
+    paths: Sequence[str],
     rules_path: str | None,
     store: str | None,
     by: str | None,
     reason: str | None,
     until: datetime | None,
     output: str,
+    workers: int | None,
 ) -> None:
     """Replay case chronologies and show the alerts the rules raise.
 
-    Each FILE is a chronology (.yaml, .yml, .json, or .jsonl with one event a line).
-    Events are evaluated in order of their time. Events and alerts are stored;
-    replaying a file again adds nothing already stored. A file with errors is
-    reported and skipped; the others are still processed. Exits 1 if any file failed.
+    Each PATH is a chronology file (.yaml, .yml, .json, or .jsonl with one event a
+    line), a directory (its chronology files, below it, in name order) or a quoted
+    glob pattern ('cases/**/*.yaml'). Events are evaluated in order of their time.
+    Files are replayed in worker processes and stored by this one, in the order
+    given; a worker that crashes is replaced and its file tried once more. Events and
+    alerts are stored; replaying a file again adds nothing already stored. A file
+    with errors is reported and skipped; the others are still processed. Exits 1 if
+    any file failed.
     """
     err = stderr()
-    engine = Engine(load_rules(rules_path))
-    results: list[CaseResult] = []
-    saved: list[SaveSummary] = []
-
-    def replay_file(file: str) -> None:
-        for chronology in load_chronologies(file):
-            result = engine.replay(chronology, until)
-            saved.append(database.save(result, reason=reason))
-            results.append(result)
-
-    with open_store(store, by) as database:
-        failed = _each_file(files, "replaying", err, replay_file)
-    alerts = [alert for result in results for alert in result.alerts]
-    if output == "json":
-        click.echo(json.dumps([alert.to_json() for alert in alerts], indent=2))
-    else:
-        out = stdout()
-        for result in results:
-            out.print(timeline(result))
+    rules = load_rules(rules_path)
+    files = chronology_files(paths)
+    cases = alerts = new_events = new_alerts = failed = 0
+    out = stdout()
+    array = _JsonArray() if output == "json" else None
+    with open_store(store, by) as database, progress(len(files), err) as bar:
+        task = bar.add_task("replaying", total=len(files)) if bar else None
+        outcomes = replay_files(files, rules, until=until, workers=workers or os.cpu_count() or 1)
+        for outcome in outcomes:
+            try:
+                if outcome.error is not None:
+                    raise outcome.error
+                for result in outcome.results:
+                    saved = database.save(result, reason=reason)
+                    cases, alerts = cases + 1, alerts + len(result.alerts)
+                    new_events, new_alerts = (
+                        new_events + saved.new_events,
+                        new_alerts + saved.new_alerts,
+                    )
+                    if array is not None:
+                        array.add(result.alerts)
+                    else:
+                        out.print(timeline(result))
+            except TriggersError as error:
+                failed += 1
+                report_error(error, err)
+            if bar is not None and task is not None:
+                bar.advance(task)
+    if array is not None:
+        array.close()
     err.print(
-        f"{len(results)} case(s), {len(alerts)} alert(s); stored"
-        f" {sum(s.new_events for s in saved)} new event(s) and"
-        f" {sum(s.new_alerts for s in saved)} new alert(s) in {database.url}"
+        f"{cases} case(s), {alerts} alert(s); stored {new_events} new event(s) and"
+        f" {new_alerts} new alert(s) in {database.url}"
     )
     _exit_if_failed(failed, files, err)
 

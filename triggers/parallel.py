@@ -1,0 +1,257 @@
+"""Replaying many chronology files in worker processes, with crash isolation.
+
+Each worker is a process of its own with one long-lived engine (durable_rules'
+host never stops its threads and cannot unregister a rule set, so it is reused for
+every file the worker replays). A worker reads, validates and replays one file at a
+time and sends the cases back; the caller gets the outcomes in file order, so the
+one writer that stores them writes in a deterministic order whatever the workers'
+speed. A worker that dies (a segmentation fault, out of memory) loses nothing: the
+file it was replaying is tried once more in a fresh process, then reported as
+failed, naming the case it died on; every other file completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from triggers.engine import CaseResult, Engine
+from triggers.errors import EngineError, TriggersError
+from triggers.models.alerts import Alert
+from triggers.models.chronology import Chronology
+from triggers.reading import load_chronologies
+from triggers.rules.compiled import CompiledRuleSet
+from triggers.rules.loader import rules_from_texts
+
+__all__ = ["ABORT_ENV", "FileReplay", "replay_files"]
+
+#: Test-only fault hook: a worker about to replay the case named here aborts
+#: (`os.abort()`), as a crash inside the rule engine would. `CASE@PATH` aborts only
+#: while PATH does not exist, and creates it: the first attempt dies, the retry lives.
+ABORT_ENV = "TRIGGERS_TEST_ABORT_CASE"
+#: How many files may be handed out beyond the next one to be returned, per worker:
+#: bounds the outcomes held back to keep file order.
+_AHEAD = 4
+
+
+@dataclass(frozen=True)
+class FileReplay:
+    """One file replayed: its cases' results, or why it failed (`error`)."""
+
+    file: str
+    results: tuple[CaseResult, ...] = ()
+    error: TriggersError | None = None
+
+
+def _abort_if_asked(case: str) -> None:
+    setting = os.environ.get(ABORT_ENV)
+    if not setting:
+        return
+    name, _, marker = setting.partition("@")
+    if name != case:
+        return
+    if marker:
+        if Path(marker).exists():
+            return
+        Path(marker).touch()
+    os.abort()
+
+
+def _replay_file(
+    engine: Engine, file: str, until: datetime | None, announce: Any
+) -> list[tuple[Chronology, tuple[Alert, ...]]]:
+    cases = []
+    for chronology in load_chronologies(file):
+        announce(chronology.case)
+        _abort_if_asked(chronology.case)
+        cases.append((chronology, engine.replay(chronology, until).alerts))
+    return cases
+
+
+def _work(connection: Connection, rule_files: Sequence[tuple[str, str]]) -> None:
+    """A worker: one engine, then files until told to stop (None)."""
+    engine = Engine(rules_from_texts(rule_files))
+    while True:
+        task = connection.recv()
+        if task is None:
+            return
+        index, file, until = task
+        try:
+            cases = _replay_file(
+                engine, file, until, lambda case, at=index: connection.send(("case", at, case))
+            )
+        except TriggersError as error:
+            connection.send(("error", index, error))
+        else:
+            connection.send(("done", index, cases))
+
+
+class _Worker:
+    """A worker process, the connection to it, and the file it is replaying."""
+
+    def __init__(self, rule_files: Sequence[tuple[str, str]]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, theirs = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=_work, args=(theirs, rule_files), daemon=True
+        )
+        self.process.start()
+        theirs.close()
+        self.task: int | None = None
+        self.case: str | None = None
+
+    def give(self, index: int, file: str, until: datetime | None) -> None:
+        self.task, self.case = index, None
+        self.connection.send((index, file, until))
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):  # it may die between the check and the send
+                self.connection.send(None)
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+        self.connection.close()
+
+
+def _outcome(
+    file: str, message: tuple[str, int, Any], rules: CompiledRuleSet, until: datetime | None
+) -> FileReplay:
+    kind, _, payload = message
+    if kind == "error":
+        return FileReplay(file, error=payload)
+    results = tuple(
+        CaseResult(chronology, rules.version, alerts, rules, until)
+        for chronology, alerts in payload
+    )
+    return FileReplay(file, results)
+
+
+def replay_files(
+    files: Sequence[str],
+    rules: CompiledRuleSet,
+    *,
+    until: datetime | None = None,
+    workers: int = 1,
+) -> Iterator[FileReplay]:
+    """Replay each file's cases with `rules`; yields one outcome per file, in file order.
+
+    With one worker, or one file, the files are replayed here, in this process. With
+    more, each worker process compiles the same rule files (the same version) and
+    replays one file at a time.
+    """
+    if min(workers, len(files)) <= 1:
+        engine = Engine(rules)
+        for file in files:
+            try:
+                yield FileReplay(
+                    file,
+                    tuple(engine.replay(case, until) for case in load_chronologies(file)),
+                )
+            except TriggersError as error:
+                yield FileReplay(file, error=error)
+        return
+    yield from _Pool(files, rules, until, workers).run()
+
+
+class _Pool:
+    """Worker processes handing back outcomes in file order, each crash retried once."""
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        rules: CompiledRuleSet,
+        until: datetime | None,
+        workers: int,
+    ) -> None:
+        self.files = files
+        self.rules = rules
+        self.until = until
+        self.rule_files = tuple(zip(rules.files, rules.texts, strict=True))
+        self.size = min(workers, len(files)) or 1
+        self.pending: deque[int] = deque(range(len(files)))
+        self.retried: set[int] = set()
+        self.done: dict[int, FileReplay] = {}
+
+    def run(self) -> Iterator[FileReplay]:
+        workers = [_Worker(self.rule_files) for _ in range(self.size)]
+        following = 0
+        try:
+            while following < len(self.files):
+                for worker in workers:
+                    if worker.task is None and self.pending:
+                        if self.pending[0] >= following + _AHEAD * self.size:
+                            break
+                        index = self.pending.popleft()
+                        worker.give(index, self.files[index], self.until)
+                workers = self._collect(workers)
+                while following in self.done:
+                    yield self.done.pop(following)
+                    following += 1
+        finally:
+            for worker in workers:
+                worker.stop()
+
+    def _collect(self, workers: list[_Worker]) -> list[_Worker]:
+        """Wait for a message or a death; returns the workers, dead ones replaced."""
+        busy = [w for w in workers if w.task is not None]
+        if not busy:
+            return workers
+        ready = wait([w.connection for w in busy] + [w.process.sentinel for w in busy])
+        replaced = []
+        for worker in workers:
+            if worker.task is not None and worker.connection in ready:
+                self._receive(worker)
+            if worker.task is not None and worker.process.sentinel in ready:
+                # What it sent before it died still counts; then the pipe is closed.
+                while worker.task is not None and worker.connection.poll():
+                    if not self._receive(worker):
+                        break
+                if worker.task is not None:
+                    self._died(worker)
+                worker.stop()
+                replaced.append(_Worker(self.rule_files))
+            else:
+                replaced.append(worker)
+        return replaced
+
+    def _receive(self, worker: _Worker) -> bool:
+        """Take one message from the worker; False when there is none (it has died)."""
+        try:
+            message = worker.connection.recv()
+        except (EOFError, OSError):
+            return False  # it died; its sentinel says so
+        assert worker.task is not None
+        if message[0] == "case":
+            worker.case = message[2]
+            return True
+        self.done[worker.task] = _outcome(self.files[worker.task], message, self.rules, self.until)
+        worker.task = worker.case = None
+        return True
+
+    def _died(self, worker: _Worker) -> None:
+        index = worker.task
+        assert index is not None
+        file, code = self.files[index], worker.process.exitcode
+        if index not in self.retried:
+            self.retried.add(index)
+            self.pending.appendleft(index)
+        else:
+            where = f"case {worker.case!r} of {file}" if worker.case else file
+            self.done[index] = FileReplay(
+                file,
+                error=EngineError(
+                    f"{file}: the worker replaying {where} died (exit status {code});"
+                    " it died again when retried in a fresh process"
+                ),
+            )
+        worker.task = worker.case = None
