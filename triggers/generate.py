@@ -214,6 +214,7 @@ class _Case:
             return
         cause = self.rng.choice(("software removed", "update failed", "device replaced"))
         self.add(t, "monitoring_software_failure", cause=cause)
+        self.monitoring = self.rng.random() < 0.5  # else reinstalled, in a later storyline
         if self.rng.random() < 0.25:
             self.add(t + self.days(40, 330), "monitoring_software_failure", cause="update failed")
 
@@ -258,25 +259,25 @@ class _Case:
         choice = rng.random()
         if self.mappa_level is not None and choice < 0.4:
             self.add(t, "mappa_review", level=self.mappa_level, area=self.area)
-        elif choice < 0.65:
-            agency = rng.choice(("probation", "childrens_services", "police"))
-            self.add(t, "assessment_completed", agency=agency)
-        elif choice < 0.8 and self.tools:
+        elif choice < 0.6 and self.tools:
             tool, level = rng.choice(sorted(self.tools.items()))
             self.add(t, "risk_assessed", tool=tool, level=level)
-        else:
+        elif choice < 0.8:
             self.add(t, "strategy_meeting")
+        else:
+            agency = rng.choice(("probation", "childrens_services", "police"))
+            self.add(t, "assessment_completed", agency=agency)
 
 
 #: Storylines with their weight, per profile; routine events fill the rest.
 _Story = Callable[[_Case, datetime], None]
 _STORIES: dict[str, tuple[tuple[_Story, int], ...]] = {
     "sexual": (
-        (_Case.relationship, 6),
+        (_Case.relationship, 4),
         (_Case.move, 5),
         (_Case.plan, 4),
         (_Case.concern, 5),
-        (_Case.monitoring_story, 8),
+        (_Case.monitoring_story, 4),
         (_Case.bail, 3),
         (_Case.reassess, 6),
         (_Case.missing, 2),
