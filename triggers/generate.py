@@ -46,18 +46,16 @@ _REPORTERS = {
 }
 _CONCERNS = ("seen with children", "visitors late at night", "children left alone", "shouting")
 _LEVELS = ("low", "medium", "high", "very_high")
+#: Who records each kind of event, where the corpus names a source.
 _SOURCES = {
-    "conviction": "court",
-    "arrest": "police",
-    "registration_started": "police",
-    "registration_ended": "police",
-    "mappa_level_set": "mappa",
-    "mappa_review": "mappa",
-    "mappa_ended": "mappa",
-    "plan_started": "childrens_services",
-    "plan_ended": "childrens_services",
-    "child_missing": "police",
-    "return_interview": "childrens_services",
+    kind: source
+    for source, kinds in (
+        ("court", ("conviction",)),
+        ("police", ("arrest", "registration_started", "registration_ended", "child_missing")),
+        ("mappa", ("mappa_level_set", "mappa_review", "mappa_ended")),
+        ("childrens_services", ("plan_started", "plan_ended", "return_interview")),
+    )
+    for kind in kinds
 }
 
 
@@ -119,9 +117,8 @@ class _Case:
             return
         category = self.profile
         victim = rng.randint(4, 17) if category == "sexual" and rng.random() < 0.5 else None
-        self.add(t, "conviction", offence=rng.choice(_OFFENCES[category]), category=category)
-        if victim is not None:
-            self.events[-1][2]["victim_age"] = victim
+        offence = rng.choice(_OFFENCES[category])
+        self.add(t, "conviction", offence=offence, category=category, victim_age=victim)
         if category == "sexual":
             self.registered = True
             self.add(t, "registration_started", years=rng.choice((5, 7, 10, None)))
@@ -355,10 +352,8 @@ def _yaml(case: dict[str, Any]) -> str:
     lines = [f"{key}: {_yaml_value(case[key])}" for key in ("case", "title", "subject")]
     lines.append("events:" if case["events"] else "events: []")
     for event in case["events"]:
-        first = True
-        for key, value in event.items():
-            lines.append(f"{'  - ' if first else '    '}{key}: {_yaml_value(value)}")
-            first = False
+        for number, (key, value) in enumerate(event.items()):
+            lines.append(f"{'    ' if number else '  - '}{key}: {_yaml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
