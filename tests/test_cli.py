@@ -166,6 +166,7 @@ def test_the_command_tree() -> None:
         "events",
         "events schema",
         "explain",
+        "generate",
         "ingest",
         "replay",
         "rules",

@@ -44,6 +44,7 @@ PUBLIC_MODULES = {
     "parallel",
     "engine",
     "errors",
+    "generate",
     "models",
     "pipeline",
     "reading",
@@ -88,13 +89,14 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
         assert hasattr(imported, name), f"{module}.__all__ names missing {name!r}"
 
 
-# Which layers each layer may import: models → reading → rules → engine → ruletests → store
-# → pipeline → cli.
+# Which layers each layer may import: models → reading → generate → rules → engine → ruletests
+# → store → pipeline → cli.
 LAYERS = [
     "errors",
     "_yaml",
     "models",
     "reading",
+    "generate",
     "rules",
     "engine",
     "ruletests",

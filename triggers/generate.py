@@ -1,0 +1,405 @@
+"""Synthetic case chronologies for benchmarks and tests (`triggers generate`).
+
+Each case is a subject's timeline over 2 to 10 years, starting between 2005 and
+2020, built from storylines with the sequences reviews describe: a conviction
+followed by registration and a MAPPA level; a relationship, a pregnancy and a
+birth; moves with or without a review in the new area; missing episodes with or
+without return interviews; plans ended with or without contingency; concerns,
+assessments, bail, monitoring and refused conferences. Routine events (reviews,
+assessments, meetings) fill the rest, so that alerts stay a handful a year.
+
+Everything is plain data (`dict`s in the shape of a chronology file) and
+deterministic: case `i` of seed `s` is the same whatever the number of cases.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from triggers.errors import InputError, Problem
+from triggers.reading import CHRONOLOGY_SUFFIXES
+
+__all__ = ["FORMATS", "case_file_name", "generate_case", "generate_corpus", "write_corpus"]
+
+#: The formats `write_corpus` writes: a file per case (yaml, json) or one feed (jsonl).
+FORMATS = ("yaml", "json", "jsonl")
+
+_AREAS = ("north", "south", "east", "west", "central", "coast", "valley", "city")
+_OFFENCES = {
+    "sexual": ("possession of indecent images", "sexual assault", "grooming", "exposure"),
+    "violent": ("assault occasioning actual bodily harm", "wounding", "affray", "robbery"),
+    "other": ("burglary", "theft", "criminal damage", "drug supply"),
+}
+_CHILDREN = ("aa", "bb", "cc", "dd", "ee", "ff", "gg", "hh", "jj", "kk")
+_REPORTERS = {
+    "neighbour": ("neighbour-1", "neighbour-2"),
+    "family": ("grandmother", "aunt"),
+    "parent": ("school-parent",),
+    "professional": ("health-visitor", "teacher", "gp"),
+    "anonymous": ("anonymous",),
+}
+_CONCERNS = ("seen with children", "visitors late at night", "children left alone", "shouting")
+_LEVELS = ("low", "medium", "high", "very_high")
+#: Who records each kind of event, where the corpus names a source.
+_SOURCES = {
+    kind: source
+    for source, kinds in (
+        ("court", ("conviction",)),
+        ("police", ("arrest", "registration_started", "registration_ended", "child_missing")),
+        ("mappa", ("mappa_level_set", "mappa_review", "mappa_ended")),
+        ("childrens_services", ("plan_started", "plan_ended", "return_interview")),
+    )
+    for kind in kinds
+}
+
+
+class _Case:
+    """One case being written: its events so far, what the story knows, and its budget."""
+
+    def __init__(self, rng: random.Random, budget: int) -> None:
+        self.rng = rng
+        self.budget = budget
+        self.events: list[tuple[datetime, int, dict[str, Any]]] = []
+        self.profile = rng.choices(("sexual", "violent", "family"), (45, 25, 30))[0]
+        self.area = rng.choice(_AREAS)
+        self.mappa_level: int | None = None
+        self.registered = False
+        self.children: list[str] = []
+        self.monitoring = False
+        self.tools: dict[str, str] = {}
+
+    def full(self) -> bool:
+        return len(self.events) >= self.budget
+
+    def add(self, at: datetime, kind: str, *, timed: bool = False, **fields: Any) -> None:
+        """Record an event at `at` (a date unless `timed`), unless the budget is spent."""
+        if self.full():
+            return
+        if not timed:
+            at = at.replace(hour=0, minute=0)
+        text = at.strftime("%Y-%m-%dT%H:%M:00Z" if timed else "%Y-%m-%d")
+        event: dict[str, Any] = {"at": text, "type": kind}
+        if kind in _SOURCES and self.rng.random() < 0.8:
+            event["source"] = _SOURCES[kind]
+        event.update((name, value) for name, value in fields.items() if value is not None)
+        self.events.append((at, len(self.events), event))
+
+    def days(self, low: int, high: int) -> timedelta:
+        return timedelta(days=self.rng.randint(low, high))
+
+    def child(self) -> str:
+        if not self.children:
+            self.children.append(self.rng.choice(_CHILDREN))
+        return self.rng.choice(self.children)
+
+    def assess(self, at: datetime, tool: str, level: str, towards: str | None) -> None:
+        self.tools[tool] = level
+        self.add(at, "risk_assessed", tool=tool, level=level, towards=towards)
+
+    # Storylines: each starts at `t` and adds its events, follow-ups later in time.
+
+    def opening(self, t: datetime) -> None:
+        rng = self.rng
+        if self.profile == "family":
+            for _ in range(rng.randint(1, 2)):
+                name = rng.choice([c for c in _CHILDREN if c not in self.children])
+                self.children.append(name)
+                reason = rng.choice(("birth", "moved_in"))
+                age = 0 if reason == "birth" else rng.randint(1, 15)
+                self.add(t, "child_joined_household", child=name, age=age, reason=reason)
+            self.add(t + self.days(7, 40), "assessment_completed", agency="childrens_services")
+            return
+        category = self.profile
+        victim = rng.randint(4, 17) if category == "sexual" and rng.random() < 0.5 else None
+        offence = rng.choice(_OFFENCES[category])
+        self.add(t, "conviction", offence=offence, category=category, victim_age=victim)
+        if category == "sexual":
+            self.registered = True
+            self.add(t, "registration_started", years=rng.choice((5, 7, 10, None)))
+        if category == "sexual" or rng.random() < 0.5:
+            self.mappa_level = rng.choice((1, 1, 2, 2, 3))
+            mappa_category = 1 if category == "sexual" else 2
+            self.add(
+                t + self.days(7, 40),
+                "mappa_level_set",
+                level=self.mappa_level,
+                category=mappa_category,
+                area=self.area,
+            )
+        tool = "RM2000" if category == "sexual" else "OASys"
+        towards = "children" if category == "sexual" else rng.choice(("public", "known_adult"))
+        self.assess(t + self.days(20, 90), tool, rng.choice(("medium", "high")), towards)
+
+    def relationship(self, t: datetime) -> None:
+        rng = self.rng
+        has_children = rng.random() < 0.4
+        self.add(t, "new_relationship", partner_has_children=has_children, partner="partner")
+        if has_children and rng.random() < 0.5:
+            name = rng.choice([c for c in _CHILDREN if c not in self.children])
+            self.children.append(name)
+            age = rng.randint(2, 14)
+            self.add(t + self.days(30, 200), "child_joined_household", child=name, age=age)
+        if rng.random() < 0.45:
+            t += self.days(60, 400)
+            self.add(t, "new_pregnancy", household_member="partner")
+            if rng.random() < 0.8:
+                name = rng.choice([c for c in _CHILDREN if c not in self.children])
+                self.children.append(name)
+                t += self.days(180, 250)
+                self.add(t, "child_joined_household", child=name, age=0, reason="birth")
+
+    def move(self, t: datetime) -> None:
+        to_area = self.rng.choice([a for a in _AREAS if a != self.area])
+        self.add(t, "offender_moved_area", from_area=self.area, to_area=to_area)
+        self.area = to_area
+        if self.mappa_level is not None and self.rng.random() < 0.85:
+            late = self.rng.random() < 0.1
+            when = t + (self.days(35, 90) if late else self.days(3, 25))
+            self.add(when, "mappa_review", level=self.mappa_level, area=to_area)
+
+    def missing(self, t: datetime) -> None:
+        rng = self.rng
+        name = self.child()
+        episodes = rng.choices((1, 2, 3, 4), (70, 15, 10, 5))[0]
+        for _ in range(episodes):
+            t = t.replace(hour=rng.randint(0, 23), minute=rng.choice((0, 15, 30, 45)))
+            hours = rng.choice((3, 6, 12, 24, 48))
+            self.add(t, "child_missing", timed=True, child=name, hours=hours)
+            if rng.random() < 0.85:
+                back = t + timedelta(hours=hours + rng.randint(2, 40))
+                self.add(back, "return_interview", timed=True, child=name)
+            t += self.days(3, 9)
+
+    def plan(self, t: datetime) -> None:
+        rng = self.rng
+        kinds = {
+            "sexual": ("written_agreement", "child_protection", "risk_management"),
+            "violent": ("risk_management", "child_in_need"),
+            "family": ("child_in_need", "child_protection", "written_agreement"),
+        }[self.profile]
+        kind = rng.choice(kinds)
+        child = None if kind == "risk_management" else self.child()
+        self.add(t, "plan_started", plan=kind, child=child)
+        t += self.days(90, 540)
+        contingency = rng.random() < 0.55
+        self.add(t, "plan_ended", plan=kind, child=child, contingency=contingency)
+        if contingency or rng.random() < 0.65:
+            agency = "childrens_services" if child else "probation"
+            self.add(t + self.days(0, 300), "assessment_completed", agency=agency)
+
+    def concern(self, t: datetime) -> None:
+        rng = self.rng
+        shape = rng.choices(("one", "several", "same"), (65, 25, 10))[0]
+        kinds = rng.sample(list(_REPORTERS), 3)
+        for index in range(1 if shape == "one" else rng.randint(2, 3)):
+            kind = kinds[0] if shape == "same" else kinds[index]
+            reporter = _REPORTERS[kind][0]
+            concern = rng.choice(_CONCERNS)
+            self.add(t, "community_concern", reporter=reporter, reporter_type=kind, concern=concern)
+            t += self.days(10, 120)
+
+    def monitoring_story(self, t: datetime) -> None:
+        if not self.monitoring:
+            self.monitoring = True
+            self.add(t, "monitoring_installed", device=self.rng.choice(("laptop", "phone")))
+            return
+        cause = self.rng.choice(("software removed", "update failed", "device replaced"))
+        self.add(t, "monitoring_software_failure", cause=cause)
+        self.monitoring = self.rng.random() < 0.5  # else reinstalled, in a later storyline
+        if self.rng.random() < 0.25:
+            self.add(t + self.days(40, 330), "monitoring_software_failure", cause="update failed")
+
+    def bail(self, t: datetime) -> None:
+        rng = self.rng
+        category = rng.choices(("sexual", "violent", "other"), (2, 3, 5))[0]
+        offence = rng.choice(_OFFENCES[category])
+        self.add(t, "arrest", offence=offence, category=category)
+        conditions = rng.sample(["no contact with children", "curfew", "residence"], 2)
+        self.add(t + self.days(0, 1), "bail_granted", conditions=conditions)
+        t += self.days(40, 240)
+        if rng.random() < 0.2:
+            self.add(t, "conviction", offence=offence, category=category)
+        else:
+            reason = rng.choice(("acquitted", "charges_dropped", "expired", "other"))
+            self.add(t, "bail_lapsed", reason=reason)
+
+    def reassess(self, t: datetime) -> None:
+        tool = next(iter(self.tools), None) or "OASys"
+        level = self.tools.get(tool, "medium")
+        index = _LEVELS.index(level) + self.rng.choice((-1, -1, 1, 0))
+        towards = "children" if self.profile != "violent" else "public"
+        self.assess(t, tool, _LEVELS[max(0, min(index, 3))], towards)
+
+    def conference(self, t: datetime) -> None:
+        self.add(t, "conference_refused", requested_by=self.rng.choice(("school", "health")))
+        if self.rng.random() < 0.35:
+            self.add(t + self.days(30, 300), "conference_refused", requested_by="police")
+
+    def ending(self, t: datetime) -> None:
+        if self.registered and self.rng.random() < 0.5:
+            self.registered = False
+            self.add(t, "registration_ended")
+        elif self.mappa_level is not None:
+            self.mappa_level = None
+            self.add(t, "mappa_ended")
+        else:
+            self.routine(t)
+
+    def routine(self, t: datetime) -> None:
+        rng = self.rng
+        choice = rng.random()
+        if self.mappa_level is not None and choice < 0.4:
+            self.add(t, "mappa_review", level=self.mappa_level, area=self.area)
+        elif choice < 0.6 and self.tools:
+            tool, level = rng.choice(sorted(self.tools.items()))
+            self.add(t, "risk_assessed", tool=tool, level=level)
+        elif choice < 0.8:
+            self.add(t, "strategy_meeting")
+        else:
+            agency = rng.choice(("probation", "childrens_services", "police"))
+            self.add(t, "assessment_completed", agency=agency)
+
+
+#: Storylines with their weight, per profile; routine events fill the rest.
+_Story = Callable[[_Case, datetime], None]
+_STORIES: dict[str, tuple[tuple[_Story, int], ...]] = {
+    "sexual": (
+        (_Case.relationship, 4),
+        (_Case.move, 5),
+        (_Case.plan, 4),
+        (_Case.concern, 5),
+        (_Case.monitoring_story, 4),
+        (_Case.bail, 3),
+        (_Case.reassess, 6),
+        (_Case.missing, 2),
+        (_Case.ending, 1),
+        (_Case.routine, 60),
+    ),
+    "violent": (
+        (_Case.relationship, 6),
+        (_Case.move, 5),
+        (_Case.plan, 3),
+        (_Case.concern, 3),
+        (_Case.bail, 6),
+        (_Case.reassess, 6),
+        (_Case.ending, 1),
+        (_Case.routine, 60),
+    ),
+    "family": (
+        (_Case.relationship, 4),
+        (_Case.missing, 10),
+        (_Case.plan, 8),
+        (_Case.concern, 5),
+        (_Case.conference, 5),
+        (_Case.reassess, 4),
+        (_Case.routine, 50),
+    ),
+}
+
+
+def generate_case(index: int, events: int, rng: random.Random) -> dict[str, Any]:
+    """Case number `index` (from 1) with `events` events, as a chronology file's data."""
+    story = _Case(rng, events)
+    start = datetime(rng.randint(2005, 2020), 1, 1, tzinfo=UTC) + story.days(0, 364)
+    span = timedelta(days=rng.randint(2 * 365, 10 * 365))
+    stories, weights = zip(*_STORIES[story.profile], strict=True)
+    story.opening(start)
+    while not story.full():
+        # Time moves on in step with the events written, so that they fill the span.
+        t = start + span * (len(story.events) / events) + story.days(0, 30)
+        rng.choices(stories, weights)[0](story, t)
+    ordered = sorted(story.events, key=lambda item: (item[0], item[1]))
+    return {
+        "case": f"gen-{index:05d}",
+        "title": f"Synthetic case {index} ({story.profile})",
+        "subject": f"subject-{index:05d}",
+        "events": [event for _, _, event in ordered],
+    }
+
+
+def generate_corpus(cases: int, events: int, seed: int) -> Iterator[dict[str, Any]]:
+    """`cases` cases of `events` events each; case `i` depends only on `seed` and `i`."""
+    for index in range(1, cases + 1):
+        yield generate_case(index, events, random.Random(f"{seed}:{index}"))
+
+
+_PLAIN = re.compile(r"[a-z][a-z0-9_-]*")
+_WORDS = {"yes", "no", "on", "off", "true", "false", "null", "y", "n", "~"}
+
+
+def _yaml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
+    text = str(value)
+    if re.fullmatch(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\dZ)?", text):
+        return text
+    if _PLAIN.fullmatch(text) and text not in _WORDS:
+        return text
+    return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
+
+
+def _yaml(case: dict[str, Any]) -> str:
+    lines = [f"{key}: {_yaml_value(case[key])}" for key in ("case", "title", "subject")]
+    lines.append("events:" if case["events"] else "events: []")
+    for event in case["events"]:
+        for number, (key, value) in enumerate(event.items()):
+            lines.append(f"{'    ' if number else '  - '}{key}: {_yaml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def case_file_name(index: int, cases: int, fmt: str) -> str:
+    """The file of case `index` of `cases`: numbered so that sorting gives case order."""
+    return f"case-{index:0{max(5, len(str(cases)))}d}.{fmt}"
+
+
+def write_corpus(
+    corpus: Iterable[dict[str, Any]], cases: int, out: Path, fmt: str, *, force: bool = False
+) -> list[Path]:
+    """Write `cases` cases of `corpus` into directory `out` in `fmt`; returns the files.
+
+    Unless `force`, refuses (`InputError`) to write where chronology files already are.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if out.exists() and not out.is_dir():
+        raise InputError([Problem(str(out), "", "is not a directory")])
+    if not force and out.is_dir():
+        existing = sorted(p for p in out.iterdir() if p.suffix in CHRONOLOGY_SUFFIXES)
+        planned = (
+            {"corpus.jsonl"}
+            if fmt == "jsonl"
+            else {case_file_name(i, cases, fmt) for i in range(1, cases + 1)}
+        )
+        clashes = [p for p in existing if p.name in planned] or existing
+        if clashes:
+            what = "would be overwritten" if clashes[0].name in planned else "is in the way"
+            message = (
+                f"{what}: {out} already holds {len(existing)} chronology file(s);"
+                " use --force to write anyway"
+            )
+            raise InputError([Problem(str(clashes[0]), "", message)])
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt == "jsonl":
+        path = out / "corpus.jsonl"
+        with path.open("w", encoding="utf-8", newline="\n") as feed:
+            for case in corpus:
+                for event in case["events"]:
+                    feed.write(json.dumps({"case": case["case"], **event}) + "\n")
+        return [path]
+    files = []
+    for index, case in enumerate(corpus, start=1):
+        path = out / case_file_name(index, cases, fmt)
+        text = _yaml(case) if fmt == "yaml" else json.dumps(case, indent=2) + "\n"
+        path.write_text(text, encoding="utf-8", newline="\n")
+        files.append(path)
+    return files
