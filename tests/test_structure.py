@@ -41,11 +41,11 @@ def test_public_api_is_exported_and_sorted() -> None:
 #: internal (a leading underscore) or re-exported by `triggers` itself.
 PUBLIC_MODULES = {
     "cli",
-    "parallel",
     "engine",
     "errors",
     "generate",
     "models",
+    "parallel",
     "pipeline",
     "reading",
     "rules",
