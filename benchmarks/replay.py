@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,18 +38,21 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def end_to_end(files: list[Path]) -> tuple[float, float]:
-    """CPU seconds and peak RSS (MiB) of `triggers replay` over the files, in a child."""
+def end_to_end(files: list[Path], workers: int) -> tuple[float, float, float]:
+    """CPU seconds (with the workers'), wall seconds and peak RSS (MiB, the largest
+    process) of `triggers replay --workers N` over the files, run as a child."""
     with tempfile.TemporaryDirectory() as folder:
         store = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
         code = "from triggers.cli import main; main()"
         command = [sys.executable, "-c", code, "replay", *map(str, files)]
-        command += ["--store", store, "--format", "json"]
+        command += ["--store", store, "--format", "json", "--workers", str(workers)]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return seconds, after.ru_maxrss / 1024
+    return seconds, wall, after.ru_maxrss / 1024
 
 
 class _RecordingHost(DurableHost):
@@ -86,7 +90,8 @@ def main() -> None:
     files = files[: args.cases] if args.cases else files
     rules = load_rules()
 
-    e2e_cpu, e2e_rss = end_to_end(files)
+    e2e_cpu, e2e_wall, e2e_rss = end_to_end(files, 1)
+    two_cpu, two_wall, two_rss = end_to_end(files, 2)
     cases: list[Chronology] = [case for file in files for case in load_chronologies(file)]
     events = sum(len(case.events) for case in cases)
 
@@ -118,6 +123,7 @@ def main() -> None:
 
     rows = [
         ("end to end (triggers replay, SQLite)", e2e_cpu, f"{e2e_rss:.0f}"),
+        ("end to end, --workers 2", two_cpu, f"{two_rss:.0f}"),
         ("engine alone (Engine.replay)", engine_cpu, ""),
         ("raw durable_rules (captured calls)", raw_cpu, ""),
         ("reference evaluator", reference_cpu, ""),
@@ -129,6 +135,10 @@ def main() -> None:
         rate = events / seconds if seconds else float("inf")
         print(f"| {what:<38} | {seconds:>7.2f} | {rate:>12,.0f} | {rss:>12} |")
     print(f"end to end / raw durable_rules ceiling: {raw_cpu / e2e_cpu:.2f}")
+    print(
+        f"wall: --workers 1 {e2e_wall:.1f} s, --workers 2 {two_wall:.1f} s"
+        f" ({e2e_wall / two_wall:.2f} times as fast)"
+    )
     print(f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
 
 
