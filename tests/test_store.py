@@ -96,3 +96,30 @@ def test_sqlite_uses_wal(tmp_path: Path, engine: Engine) -> None:
 
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_batch_commits_its_cases_together_and_a_failed_case_leaves_nothing(
+    engine: Engine, store: Store
+) -> None:
+    event = {"at": "2010-01-01", "type": "monitoring_software_failure", "id": "e1"}
+    store.save(engine.replay(chronology([event])))
+    changed = {**event, "cause": "reset"}
+    (mr_a,) = load_chronologies(MR_A)
+    with store.batch():
+        store.save(engine.replay(mr_a))
+        with pytest.raises(StoreError, match="already stored with different content"):
+            store.save(engine.replay(chronology([changed, {**event, "id": "e2"}])))
+        store.save(engine.replay(chronology([{**event, "id": "e3"}], case="case-2")))
+    # mr-a and case-2 are stored; of the failed case, nothing (not even its new event e2).
+    assert store.cases() == ["case-1", "case-2", "hh-ii-jj"]
+    assert [e.id for e in store.events("case-1")] == ["e1"]
+    assert store.counts()["events"] == 1 + 26 + 1
+
+
+def test_a_batch_that_fails_commits_nothing(engine: Engine, store: Store) -> None:
+    (mr_a,) = load_chronologies(MR_A)
+    with pytest.raises(RuntimeError), store.batch():
+        store.save(engine.replay(mr_a))
+        raise RuntimeError("the writer stopped")
+    assert store.counts() == {"cases": 0, "events": 0, "alerts": 0, "audit": 0}
+    assert store.save(engine.replay(mr_a)).new_alerts == 20  # the rule set is recorded again

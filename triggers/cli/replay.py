@@ -6,7 +6,7 @@ import json
 import os
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -61,6 +61,10 @@ def _exit_if_failed(failed: int, files: Sequence[str], console: Console) -> None
     if failed:
         console.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
         raise SystemExit(1)
+
+
+#: How many files' cases are stored in one transaction.
+_BATCH = 256
 
 
 class _JsonArray:
@@ -137,10 +141,14 @@ def replay(
     cases = alerts = new_events = new_alerts = failed = 0
     out = stdout()
     array = _JsonArray() if output == "json" else None
-    with open_store(store, by) as database, progress(len(files), err) as bar:
+    with open_store(store, by) as database, progress(len(files), err) as bar, ExitStack() as batch:
         task = bar.add_task("replaying", total=len(files)) if bar else None
         outcomes = replay_files(files, rules, until=until, workers=workers or os.cpu_count() or 1)
-        for outcome in outcomes:
+        for number, outcome in enumerate(outcomes):
+            if number % _BATCH == 0:
+                # Many cases a transaction (each in a savepoint): one commit per batch.
+                batch.close()
+                batch.enter_context(database.batch())
             try:
                 if outcome.error is not None:
                     raise outcome.error

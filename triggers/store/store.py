@@ -118,6 +118,8 @@ class Store:
         self._required = required_reasons()
         #: Rule-set versions this store has seen recorded: rule sets are never removed.
         self._recorded: set[str] = set()
+        #: The session of the `batch` under way, if any.
+        self._batch: Session | None = None
         self._engine: Engine = connect(self.url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         try:
@@ -148,11 +150,42 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
+        """A transaction of its own, or within a `batch`, a savepoint of the batch's."""
         try:
+            if self._batch is not None:
+                with self._batch.begin_nested():
+                    yield self._batch
+                return
             with self._sessions() as session, session.begin():
                 yield session
         except SQLAlchemyError as error:
             raise StoreError(f"store {self.url!r}: {error.__cause__ or error}") from error
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Everything written in the block in one transaction, each write in a savepoint.
+
+        A write that fails leaves nothing of itself and the batch goes on; the others
+        commit together when the block ends (one commit instead of one per case), or
+        none of them if the block raises.
+        """
+        if self._batch is not None:
+            yield
+            return
+        recorded = set(self._recorded)
+        try:
+            with self._sessions() as session, session.begin():
+                self._batch = session
+                try:
+                    yield
+                finally:
+                    self._batch = None
+        except SQLAlchemyError as error:
+            self._recorded = recorded
+            raise StoreError(f"store {self.url!r}: {error.__cause__ or error}") from error
+        except BaseException:
+            self._recorded = recorded
+            raise
 
     def check_reason(self, activity: Activity, operation: str, reason: str | None) -> None:
         """Raise `ReasonRequiredError` if this deployment requires a justification for
