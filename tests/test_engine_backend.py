@@ -119,3 +119,56 @@ def test_the_language_does_not_know_engine_limits_but_the_engine_refuses_them(
     with pytest.raises(RuleFileError) as checked:
         default_backend().check(rules)
     assert str(checked.value) == str(refused.value)
+
+
+NEVER_COUNTS = """
+rules:
+  - id: never-where
+    title: t
+    learning: l
+    when:
+      event: risk_assessed
+      where: {level: {lt: low}}
+      count: {at_least: 2, within: 3650d}
+    then:
+      - {action: flag, reason: r}
+  - id: never-case
+    title: t
+    learning: l
+    when:
+      event: risk_assessed
+      case: {mappa_level: {lt: 1}}
+      count: {at_least: 2, within: 3650d}
+    then:
+      - {action: flag, reason: r}
+  - id: half-never
+    title: t
+    learning: l
+    when:
+      event: risk_assessed
+      where:
+        any:
+          - {tool: RM2000, level: {lt: low}}
+          - {level: {ge: high}}
+      count: {at_least: 2, within: 3650d}
+    then:
+      - {action: flag, reason: r}
+"""
+
+
+def test_count_rules_with_conditions_nothing_meets_agree_with_the_reference(
+    tmp_path: Path,
+) -> None:
+    from triggers import Chronology, ReferenceEngine
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(NEVER_COUNTS)
+    rules = load_rules(path)
+    events = [
+        {"at": f"201{i}-01-01", "type": "risk_assessed", "tool": "RM2000", "level": level}
+        for i, level in enumerate(["low", "high", "very_high", "medium", "high"])
+    ]
+    case = Chronology.model_validate({"case": "c", "events": events})
+    got = Engine(rules).replay(case).alerts
+    assert got == ReferenceEngine(rules).replay(case).alerts
+    assert {a.rule for a in got} == {"half-never"}  # the others can never fire

@@ -223,3 +223,9 @@ def test_store_errors_carry_what_they_are_about(
         "error: alerts list: this deployment requires a justification for consultation"
         " (TRIGGERS_REQUIRE_REASON); give one with --reason\n"
     )
+    assert unjustified.value.setting == "TRIGGERS_REQUIRE_REASON"
+    blank = CliRunner().invoke(
+        cli, ["case", "erase", case.case, "--reason", " ", "--store", store_url]
+    )
+    assert blank.exit_code == 1
+    assert blank.stderr == "error: erasing a case needs a reason\n"

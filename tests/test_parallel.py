@@ -129,3 +129,30 @@ def test_directories_and_globs_name_the_files_of_a_corpus(tmp_path: Path, store_
     assert nothing.exit_code == 1
     assert f"error: {empty}: no chronology files in this directory" in nothing.stderr
     assert f"error: {tmp_path / '*.yaml'}: no file matches this pattern" in nothing.stderr
+
+
+def test_a_worker_that_died_idle_is_replaced_and_nothing_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import signal
+
+    from triggers import parallel
+
+    give = parallel._Worker.give
+    killed: list[int] = []
+
+    def die_first(worker: parallel._Worker, index: int, file: str, until: object) -> bool:
+        if index == 1 and not killed:  # as if the system had killed it while it waited
+            killed.append(worker.process.pid or 0)
+            os.kill(worker.process.pid or 0, signal.SIGKILL)
+            worker.process.join()
+        return give(worker, index, file, until)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel._Worker, "give", die_first)
+    outcomes = list(replay_files(CORPUS, load_rules(), workers=2))
+    assert killed
+    assert [o.error for o in outcomes] == [None] * len(CORPUS)
+    assert [o.file for o in outcomes] == CORPUS
+    assert [
+        (o.file, [json.dumps(a.to_json()) for r in o.results for a in r.alerts]) for o in outcomes
+    ] == _alerts(1, CORPUS)

@@ -25,6 +25,9 @@ def _same(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = yamlmap._load_with_libyaml(text, "f.yaml")
     slow, problems = _precise(text, monkeypatch)
     assert problems == []
+    if yamlmap._NOT_FOR_LIBYAML.search(text):
+        assert fast is None  # tabs and explicit keys are always read precisely
+        return
     assert fast is not None, "libyaml refused a file the precise reader reads"
     assert fast.data == slow.data
     assert fast.positions == slow.positions
@@ -52,6 +55,18 @@ DOCUMENTS = st.recursive(
 )
 
 
+def test_explicit_keys_are_placed_as_the_precise_reader_places_them() -> None:
+    text = "? a\n? b\n: 1\n"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        slow, _ = _precise(text, monkeypatch)
+    fast, _ = load_yaml(text, "f.yaml")
+    assert (fast.data, fast.positions, fast.key_positions) == (
+        slow.data,
+        slow.positions,
+        slow.key_positions,
+    )
+
+
 @settings(max_examples=150, deadline=None)
 @given(document=DOCUMENTS, flow=st.booleans())
 def test_the_fast_reader_agrees_on_any_document(document: Any, flow: bool) -> None:
@@ -68,6 +83,10 @@ def test_the_fast_reader_agrees_on_any_document(document: Any, flow: bool) -> No
         "case: a\x1b\nevents: []\n",
         "a: &x [*x]\n",
         "a: !!python/object:os.system x\n",
+        "case: a\nevents: []\nnote: a\tb\n",
+        "case: other\t\n",
+        "a:\t1\n",
+        "k: v\t# comment\n",
     ],
 )
 def test_a_file_with_a_problem_is_reported_by_the_precise_reader(

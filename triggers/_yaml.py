@@ -12,6 +12,7 @@ column when the file's positions are known.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,9 +258,15 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
         loader.dispose()
 
 
+#: What libyaml reads differently from PyYAML's own reader: tabs (it accepts some that
+#: PyYAML refuses) and explicit keys (`? key`, placed elsewhere when they have no value).
+_NOT_FOR_LIBYAML = re.compile(r"\t|^\s*\?(\s|$)", re.MULTILINE)
+
+
 def _load_with_libyaml(text: str, file: str) -> Located | None:
-    """The data with positions, read by libyaml's C parser; None if it meets any problem."""
-    if not yaml.__with_libyaml__:
+    """The data with positions, read by libyaml's C parser; None if it meets any problem,
+    or if the text has what libyaml reads differently (then the precise reader reads it)."""
+    if not yaml.__with_libyaml__ or _NOT_FOR_LIBYAML.search(text):
         return None
     try:
         loader = yaml.CSafeLoader(text)

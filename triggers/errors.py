@@ -171,11 +171,15 @@ class LifecycleError(StoreError):
 class ReasonRequiredError(StoreError):
     """The deployment requires a justification for this operation and none was given.
 
-    `operation` is what was attempted (as the audit log names it) and `activity` the
-    kind of processing that needs a justification.
+    `operation` is what was attempted (as the audit log names it), `activity` the kind
+    of processing that needs a justification, and `setting` the environment variable
+    that requires it (None when the operation always needs one, as an erasure does).
     """
 
-    def __init__(self, operation: str, activity: str, message: str) -> None:
+    def __init__(
+        self, operation: str, activity: str, message: str, setting: str | None = None
+    ) -> None:
         super().__init__(message)
         self.operation = operation
         self.activity = activity
+        self.setting = setting

@@ -109,17 +109,24 @@ class _Worker:
         self.task: int | None = None
         self.case: str | None = None
 
-    def give(self, index: int, file: str, until: datetime | None) -> None:
+    def give(self, index: int, file: str, until: datetime | None) -> bool:
+        """Hand the worker a file; False if it has died (the file is not taken)."""
+        try:
+            self.connection.send((index, file, until))
+        except OSError:
+            return False
         self.task, self.case = index, None
-        self.connection.send((index, file, until))
+        return True
 
     def stop(self) -> None:
-        if self.process.is_alive():
+        """Let an idle worker finish; a busy one (we are stopping early) is killed."""
+        if self.task is None and self.process.is_alive():
             with contextlib.suppress(OSError):  # it may die between the check and the send
                 self.connection.send(None)
-        self.process.join(timeout=10)
+            self.process.join(timeout=10)
         if self.process.is_alive():
             self.process.kill()
+            self.process.join()
         self.connection.close()
 
 
@@ -187,12 +194,7 @@ class _Pool:
         following = 0
         try:
             while following < len(self.files):
-                for worker in workers:
-                    if worker.task is None and self.pending:
-                        if self.pending[0] >= following + _AHEAD * self.size:
-                            break
-                        index = self.pending.popleft()
-                        worker.give(index, self.files[index], self.until)
+                workers = [self._hand_out(worker, following) for worker in workers]
                 workers = self._collect(workers)
                 while following in self.done:
                     yield self.done.pop(following)
@@ -200,6 +202,20 @@ class _Pool:
         finally:
             for worker in workers:
                 worker.stop()
+
+    def _hand_out(self, worker: _Worker, following: int) -> _Worker:
+        """Give an idle worker the next file within the window; a worker that died idle
+        (out of memory, say) is replaced, and loses nothing."""
+        if worker.task is not None or not self.pending:
+            return worker
+        if self.pending[0] >= following + _AHEAD * self.size:
+            return worker
+        index = self.pending.popleft()
+        if worker.process.is_alive() and worker.give(index, self.files[index], self.until):
+            return worker
+        self.pending.appendleft(index)
+        worker.stop()
+        return _Worker(self.rule_files)
 
     def _collect(self, workers: list[_Worker]) -> list[_Worker]:
         """Wait for a message or a death; returns the workers, dead ones replaced."""

@@ -87,7 +87,7 @@ def report_error(error: TriggersError, console: Console) -> None:
             print_problem(problem, "[red]error:[/red]", console, cache)
         noun = "problem" if len(error.problems) == 1 else "problems"
         console.print(f"{len(error.problems)} {noun} in {', '.join(error.files)}")
-    elif isinstance(error, ReasonRequiredError):
+    elif isinstance(error, ReasonRequiredError) and error.setting is not None:
         console.print(f"[red]error:[/red] {escape(str(error))}; give one with --reason")
     else:
         console.print(f"[red]error:[/red] {escape(str(error))}")

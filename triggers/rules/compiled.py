@@ -293,10 +293,12 @@ class CompiledRule:
     def scoped(self, scope: Scope) -> Condition:
         """The part of the condition about the event (its `where`) or the case state (`case`).
 
-        Each top-level part of the condition comes from one block, so it has one scope.
+        Each top-level part of the condition comes from one block, so it has one scope;
+        a part with no test at all (an `any` that nothing can meet: never) is in both,
+        which keeps the rule from ever firing, as it would.
         """
         parts = self.condition.parts if isinstance(self.condition, AllOf) else (self.condition,)
-        return flatten(AllOf(tuple(p for p in parts if _scope_of(p) == scope)))
+        return flatten(AllOf(tuple(p for p in parts if _scope_of(p) in (scope, None))))
 
     def matches(self, event_type: str, values: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether an event of `event_type` with these event and state values triggers the rule."""
@@ -304,10 +306,13 @@ class CompiledRule:
 
 
 def _scope_of(condition: Condition) -> Scope | None:
+    """The scope of every test in the condition; None when it has no test."""
     if isinstance(condition, Test):
         return condition.scope
-    scopes = {_scope_of(part) for part in condition.parts}
-    return scopes.pop() if len(scopes) == 1 else None
+    scopes = {_scope_of(part) for part in condition.parts} - {None}
+    if len(scopes) > 1:
+        raise ValueError(f"a condition block mixes event and case-state tests: {condition}")
+    return scopes.pop() if scopes else None
 
 
 def windows_of(rules: Sequence[CompiledRule]) -> tuple[Duration, ...]:

@@ -57,6 +57,7 @@ def check_reason(
             activity,
             f"{operation}: this deployment requires a justification for {activity}"
             f" ({REQUIRE_REASON_ENV})",
+            REQUIRE_REASON_ENV,
         )
 
 
