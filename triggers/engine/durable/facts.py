@@ -11,7 +11,7 @@ fact's properties from the same definitions (`FactLayout.properties`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from triggers.engine.backend import EventInput
 from triggers.models.events import EVENT_TYPES, BaseEvent
 from triggers.models.state import STATE_FIELDS
 from triggers.rules.catalogue import event_fields
-from triggers.rules.compiled import CompiledRule, windows_of
+from triggers.rules.compiled import CompiledRule, Condition, Test, windows_of
 from triggers.rules.duration import Duration
 
 __all__ = [
@@ -88,6 +88,20 @@ def state_message(state: Mapping[str, Any]) -> dict[str, Any]:
     return message
 
 
+def _tests(rule: CompiledRule) -> Iterator[Test]:
+    """Every test of the rule's conditions, its own and its related events'."""
+    for condition in (rule.condition, *(r.condition for r in rule.relations)):
+        yield from _walk(condition)
+
+
+def _walk(condition: Condition) -> Iterator[Test]:
+    if isinstance(condition, Test):
+        yield condition
+    else:
+        for part in condition.parts:
+            yield from _walk(part)
+
+
 def _seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -97,6 +111,19 @@ class FactLayout:
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self.windows = windows_of(rules)
+        # A fact carries only what some pattern reads: the bounds of the windows of the
+        # `after` and `absent` rules its event triggers, and the fields and case-state
+        # values some condition tests (facts are encoded as JSON on every call).
+        self._windows = {
+            t: windows_of([rule for rule in rules if t in rule.event_types]) for t in EVENT_TYPES
+        }
+        tests = [test for rule in rules for test in _tests(rule)]
+        self._event_names = frozenset(
+            {"type", "id"}
+            | {test.field for test in tests if test.scope == "event"}
+            | {name for rule in rules for r in rule.relations for pair in r.same for name in pair}
+        )
+        self._state_names = frozenset(test.field for test in tests if test.scope == "state")
         groups = type_groups(rules)
         self._flags = {t: tuple(group_key(g) for g in groups if t in g) for t in EVENT_TYPES}
         self._changes = {
@@ -113,8 +140,9 @@ class FactLayout:
     def event(self, case: str, fact_id: int, event: EventInput) -> dict[str, Any]:
         """The fact for an event: its values, window bounds, flags and the case state."""
         at = _seconds(event.at)
-        values: dict[str, Any] = {**event.values, "at": at, "neg_at": -at}
-        for window in self.windows:
+        values = {k: v for k, v in event.values.items() if k in self._event_names}
+        values["at"], values["neg_at"] = at, -at
+        for window in self._windows[event.type]:
             key = window_key(window)
             low, high = window.before(event.at), window.after(event.at)
             values[f"{key}_lo"] = _seconds(low)
@@ -122,7 +150,7 @@ class FactLayout:
             values[f"{key}_nhi"] = -_seconds(high)
         for flag in self._flags[event.type]:
             values[flag] = True
-        state = state_message(event.state)
+        state = state_message({k: v for k, v in event.state.items() if k in self._state_names})
         parts = (case, fact_id, "event", event.seq, values, state)
         return dict(zip(EVENT_FACT_KEYS, parts, strict=True))
 
