@@ -78,11 +78,20 @@ class CaseWriter:
     """One case's writes in one transaction, the case locked; made by `Store.writing`."""
 
     def __init__(
-        self, session: Session, actor: str, row: CaseRow, recorded: set[str] | None = None
+        self,
+        session: Session,
+        actor: str,
+        row: CaseRow,
+        recorded: set[str] | None = None,
+        *,
+        new: bool = False,
     ) -> None:
         self.session = session
         self.actor = actor
         self.row = row
+        #: Whether the case is known to have no events, or no alerts, stored yet (it was
+        #: created by this transaction, and nothing was added since): no need to look.
+        self._no_events = self._no_alerts = new
         self.now = datetime.now(UTC)
         #: Rule-set versions known to be recorded already (the store's, across cases), and
         #: those this transaction records (known only once it commits).
@@ -119,9 +128,9 @@ class CaseWriter:
         """Append the events not yet stored; returns them. Stored events are never changed:
         an event id already stored with other content raises `StoreError`."""
         query = select(EventRow.event_id, EventRow.payload).where(EventRow.case_id == self.case)
-        stored: dict[str, Any] = {
-            event_id: payload for event_id, payload in self.session.execute(query)
-        }
+        stored: dict[str, Any] = {}
+        if not self._no_events:
+            stored = {event_id: payload for event_id, payload in self.session.execute(query)}
         added, rows = [], []
         for event in events:
             event_id = event.id or ""
@@ -150,6 +159,7 @@ class CaseWriter:
         if rows:
             # One statement for all of them (executemany), not a unit of work per row.
             self.session.execute(insert(EventRow), rows)
+            self._no_events = False
         return added
 
     def record_rules(self, rules: CompiledRuleSet) -> None:
@@ -181,7 +191,9 @@ class CaseWriter:
         query = select(AlertRow.key, AlertRow.id, AlertRow.status).where(
             AlertRow.case_id == self.case
         )
-        stored = {key: (alert_id, status) for key, alert_id, status in session.execute(query)}
+        stored: dict[str, tuple[int, str]] = {}
+        if not self._no_alerts:
+            stored = {key: (i, status) for key, i, status in session.execute(query)}
         rows: list[dict[str, Any]] = []
         raised: set[str] = set()
         reopened: list[int] = []
@@ -214,8 +226,12 @@ class CaseWriter:
             )
         added: list[int] = []
         if rows:
-            returning = insert(AlertRow).returning(AlertRow.id, sort_by_parameter_order=True)
-            added = list(session.scalars(returning, rows))
+            self._no_alerts = False
+            # RETURNING in no particular order lets the rows go in one statement; the
+            # keys put the ids back in the order the alerts were raised.
+            returned = session.execute(insert(AlertRow).returning(AlertRow.key, AlertRow.id), rows)
+            ids = {key: alert_id for key, alert_id in returned}
+            added = [ids[row["key"]] for row in rows]
         superseded = []
         if supersede is not None:
             superseded = [

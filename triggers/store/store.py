@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from triggers.errors import LifecycleError, NotFoundError, ReasonRequiredError, StoreError
 from triggers.models.alerts import (
@@ -202,23 +202,33 @@ class Store:
         ends, or not at all if it raises.
         """
         with self._transaction() as session:
+            now = datetime.now(UTC)
+            values = {
+                "id": chronology.case,
+                "title": chronology.title,
+                "subject": chronology.subject,
+                "created_at": now,
+                "updated_at": now,
+            }
             insert = (postgresql_insert if self.dialect == "postgresql" else sqlite_insert)(
                 CaseRow
-            ).values(
-                id=chronology.case,
-                title=chronology.title,
-                subject=chronology.subject,
-                created_at=datetime.now(UTC),
-                updated_at=datetime.now(UTC),
-            )
-            session.execute(insert.on_conflict_do_nothing(index_elements=["id"]))
-            row = lock_case(session, chronology.case)
-            assert row is not None  # inserted just above
-            row.title = chronology.title or row.title
-            row.subject = chronology.subject or row.subject
-            row.updated_at = datetime.now(UTC)
-            session.flush()
-            writer = CaseWriter(session, self.actor, row, self._recorded)
+            ).values(**values)
+            statement = insert.on_conflict_do_nothing(index_elements=["id"]).returning(CaseRow.id)
+            new = session.execute(statement).first() is not None
+            if new:
+                # Inserted just now, so locked by this transaction and holding nothing yet.
+                row = CaseRow(**values, clock=None)
+                make_transient_to_detached(row)
+                session.add(row)
+            else:
+                found = lock_case(session, chronology.case)
+                assert found is not None  # it conflicted, so it is there
+                row = found
+                row.title = chronology.title or row.title
+                row.subject = chronology.subject or row.subject
+                row.updated_at = now
+                session.flush()
+            writer = CaseWriter(session, self.actor, row, self._recorded, new=new)
             yield writer
         self._recorded |= writer.recording
 
