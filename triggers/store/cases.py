@@ -26,7 +26,14 @@ from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
 from triggers.store.tables import AlertRow, CaseRow, EventRow, RuleSetRow, StatusChangeRow
 
-__all__ = ["CaseWriter", "SaveSummary", "add_status", "history_of", "lock_case"]
+__all__ = [
+    "CaseWriter",
+    "SaveSummary",
+    "add_status",
+    "history_of",
+    "insert_unless_present",
+    "lock_case",
+]
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,13 @@ def add_status(
     )
 
 
-def _insert(session: Session, table: type[Any]) -> Any:
+def insert_unless_present(
+    session: Session, table: type[Any], key: str, values: Mapping[str, Any]
+) -> Any:
+    """An INSERT of `values` that does nothing when a row with the same `key` exists."""
     dialect = session.get_bind().dialect.name
-    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return insert.values(**values).on_conflict_do_nothing(index_elements=[key])
 
 
 class CaseWriter:
@@ -171,12 +182,10 @@ class CaseWriter:
                 {"name": name, "text": text}
                 for name, text in zip(rules.files, rules.texts, strict=True)
             ]
-            statement = _insert(self.session, RuleSetRow).values(
-                version=rules.version, files=files, recorded_at=datetime.now(UTC)
-            )
+            values = {"version": rules.version, "files": files, "recorded_at": datetime.now(UTC)}
             # Another process may be recording the same version for another case right
             # now (PostgreSQL locks cases, not the store): whichever commits first wins.
-            self.session.execute(statement.on_conflict_do_nothing(index_elements=["version"]))
+            self.session.execute(insert_unless_present(self.session, RuleSetRow, "version", values))
         self.recording.add(rules.version)
 
     def merge_alerts(

@@ -17,8 +17,6 @@ from typing import Any, Protocol
 
 from alembic.util import CommandError
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
@@ -38,7 +36,14 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import Event, event_adapter
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
-from triggers.store.cases import CaseWriter, SaveSummary, add_status, history_of, lock_case
+from triggers.store.cases import (
+    CaseWriter,
+    SaveSummary,
+    add_status,
+    history_of,
+    insert_unless_present,
+    lock_case,
+)
 from triggers.store.connection import connect
 from triggers.store.schema import open_schema
 from triggers.store.settings import default_actor, required_reasons, store_url
@@ -210,11 +215,8 @@ class Store:
                 "created_at": now,
                 "updated_at": now,
             }
-            insert = (postgresql_insert if self.dialect == "postgresql" else sqlite_insert)(
-                CaseRow
-            ).values(**values)
-            statement = insert.on_conflict_do_nothing(index_elements=["id"]).returning(CaseRow.id)
-            new = session.execute(statement).first() is not None
+            statement = insert_unless_present(session, CaseRow, "id", values)
+            new = session.execute(statement.returning(CaseRow.id)).first() is not None
             if new:
                 # Inserted just now, so locked by this transaction and holding nothing yet.
                 row = CaseRow(**values, clock=None)
