@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -19,13 +20,15 @@ from triggers.cli.render import progress, report_error, stderr, stdout, timeline
 from triggers.engine import Engine, load_rules
 from triggers.errors import TriggersError
 from triggers.models import Alert
-from triggers.parallel import replay_files
+from triggers.parallel import FileReplay, replay_files
 from triggers.reading import chronology_files, load_chronologies
 
 if TYPE_CHECKING:
     from triggers.store import SaveSummary, Store
 
 __all__ = ["ingest", "open_store", "replay", "tick"]
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -39,16 +42,16 @@ def open_store(url: str | None, by: str | None) -> Iterator[Store]:
 
 
 def _each_file(
-    files: Sequence[str], label: str, console: Console, work: Callable[[str], None]
+    items: Iterable[T], files: int, label: str, console: Console, work: Callable[[T], None]
 ) -> int:
-    """Run `work` on each file with a progress bar; a file that fails is reported and the
-    others still run. Returns how many failed."""
+    """Run `work` on each of `files` files' items with a progress bar; a file that fails is
+    reported and the others still run. Returns how many failed."""
     failed = 0
-    with progress(len(files), console) as bar:
-        task = bar.add_task(label, total=len(files)) if bar else None
-        for file in files:
+    with progress(files, console) as bar:
+        task = bar.add_task(label, total=files) if bar else None
+        for item in items:
             try:
-                work(file)
+                work(item)
             except TriggersError as error:
                 failed += 1
                 report_error(error, console)
@@ -138,41 +141,40 @@ def replay(
     err = stderr()
     rules = load_rules(rules_path)
     files = chronology_files(paths)
-    cases = alerts = new_events = new_alerts = failed = 0
+    count: Counter[str] = Counter()
     out = stdout()
     array = _JsonArray() if output == "json" else None
-    with open_store(store, by) as database, progress(len(files), err) as bar, ExitStack() as batch:
-        task = bar.add_task("replaying", total=len(files)) if bar else None
+
+    def store_file(numbered: tuple[int, FileReplay]) -> None:
+        number, outcome = numbered
+        if number % _BATCH == 0:
+            # Many cases a transaction (each in a savepoint): one commit per batch.
+            batch.close()
+            batch.enter_context(database.batch())
+        if outcome.error is not None:
+            raise outcome.error
+        for result in outcome.results:
+            saved = database.save(result, reason=reason)
+            count.update(
+                cases=1,
+                alerts=len(result.alerts),
+                new_events=saved.new_events,
+                new_alerts=saved.new_alerts,
+            )
+            if array is not None:
+                array.add(result.alerts)
+            else:
+                out.print(timeline(result))
+
+    with open_store(store, by) as database, ExitStack() as batch:
         outcomes = replay_files(files, rules, until=until, workers=workers or os.cpu_count() or 1)
-        for number, outcome in enumerate(outcomes):
-            if number % _BATCH == 0:
-                # Many cases a transaction (each in a savepoint): one commit per batch.
-                batch.close()
-                batch.enter_context(database.batch())
-            try:
-                if outcome.error is not None:
-                    raise outcome.error
-                for result in outcome.results:
-                    saved = database.save(result, reason=reason)
-                    cases, alerts = cases + 1, alerts + len(result.alerts)
-                    new_events, new_alerts = (
-                        new_events + saved.new_events,
-                        new_alerts + saved.new_alerts,
-                    )
-                    if array is not None:
-                        array.add(result.alerts)
-                    else:
-                        out.print(timeline(result))
-            except TriggersError as error:
-                failed += 1
-                report_error(error, err)
-            if bar is not None and task is not None:
-                bar.advance(task)
+        failed = _each_file(enumerate(outcomes), len(files), "replaying", err, store_file)
     if array is not None:
         array.close()
     err.print(
-        f"{cases} case(s), {alerts} alert(s); stored {new_events} new event(s) and"
-        f" {new_alerts} new alert(s) in {database.url}"
+        f"{count['cases']} case(s), {count['alerts']} alert(s); stored"
+        f" {count['new_events']} new event(s) and {count['new_alerts']} new alert(s)"
+        f" in {database.url}"
     )
     _exit_if_failed(failed, files, err)
 
@@ -207,7 +209,7 @@ def ingest(
         saved.extend(ingest_cases(database, load_chronologies(file), engine, reason=reason))
 
     with open_store(store, by) as database:
-        failed = _each_file(files, "ingesting", err, ingest_file)
+        failed = _each_file(files, len(files), "ingesting", err, ingest_file)
     err.print(
         f"ingested {sum(s.new_events for s in saved)} new event(s);"
         f" {sum(s.new_alerts for s in saved)} new alert(s),"
