@@ -93,6 +93,7 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 # → store → pipeline → cli.
 LAYERS = [
     "errors",
+    "_lazy",
     "_yaml",
     "models",
     "reading",

@@ -15,10 +15,10 @@ needs none of them starts quickly.
 """
 
 # Imported under private names: the public names of this module are exactly `__all__`.
-import importlib as _importlib
 import typing as _typing
 from importlib.metadata import version as _version
 
+from triggers._lazy import lazy_names as _lazy_names
 from triggers.engine import Backend, CaseResult, Engine, ReferenceEngine, load_rules
 from triggers.errors import (
     ActionError,
@@ -144,13 +144,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

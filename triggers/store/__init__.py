@@ -9,9 +9,9 @@ naming the store in a command line costs nothing.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from triggers._lazy import lazy_names as _lazy_names
 from triggers.store.settings import (
     ACTOR_ENV,
     DEFAULT_STORE_URL,
@@ -43,24 +43,15 @@ __all__ = [
 
 #: Names loaded on first use, and the module of the package that defines each.
 _LAZY = {
-    "AlertBasis": "store",
-    "CaseWriter": "cases",
-    "HEAD_REVISION": "schema",
-    "ReplayedCase": "store",
-    "SaveSummary": "cases",
-    "Store": "store",
-    "schema_revision": "schema",
-    "upgrade_schema": "schema",
+    "AlertBasis": "triggers.store.store",
+    "CaseWriter": "triggers.store.cases",
+    "HEAD_REVISION": "triggers.store.schema",
+    "ReplayedCase": "triggers.store.store",
+    "SaveSummary": "triggers.store.cases",
+    "Store": "triggers.store.store",
+    "schema_revision": "triggers.store.schema",
+    "upgrade_schema": "triggers.store.schema",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)
