@@ -247,11 +247,7 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
             return Located(None), [_syntax_problem(error, text, file)]
         except yaml.YAMLError as error:
             return Located(None), [Problem(file, "", f"YAML syntax error: {error}")]
-        if node is None:
-            return Located(None), []
-        builder = _Builder(loader, file)
-        builder.located.data = builder.build(node, ())
-        return builder.located, builder.problems
+        return _located(node, loader, file)
     except RecursionError:
         return Located(None), [Problem(file, "", "the YAML is nested too deeply to read")]
     finally:
@@ -273,19 +269,23 @@ def _load_with_libyaml(text: str, file: str) -> Located | None:
     except Exception:  # whatever it is, the precise reader reports it
         return None
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return Located(None)
-        builder = _Builder(loader, file)
-        data = builder.build(node, ())
+        located, problems = _located(loader.get_single_node(), loader, file)
     except Exception:  # as above
         return None
     finally:
         loader.dispose()
-    if builder.problems:
-        return None
-    builder.located.data = data
-    return builder.located
+    return None if problems else located
+
+
+def _located(
+    node: yaml.Node | None, loader: yaml.SafeLoader | yaml.CSafeLoader, file: str
+) -> tuple[Located, list[Problem]]:
+    """The data built from a document's node, with the position of every key path."""
+    if node is None:
+        return Located(None), []
+    builder = _Builder(loader, file)
+    builder.located.data = builder.build(node, ())
+    return builder.located, builder.problems
 
 
 def read_yaml_file(path: str | Path, kind: str) -> tuple[str, Located, list[Problem]]:
