@@ -16,8 +16,6 @@ from typing import Any
 from triggers.engine.backend import EventInput, Match
 from triggers.engine.durable.facts import FactLayout
 from triggers.engine.durable.host import DurableHost, Firing, get_host
-from triggers.engine.durable.limits import check_limits
-from triggers.errors import RuleFileError
 from triggers.models.events import EVENT_TYPES
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.duration import Duration
@@ -51,9 +49,7 @@ class DurableBackend:
 
     def check(self, rules: CompiledRuleSet) -> None:
         """Raise `RuleFileError` if `rules` go over one of durable_rules' limits."""
-        problems = check_limits(rules.rules)
-        if problems:
-            raise RuleFileError(problems)
+        self.host.check(rules)
 
     def load(self, rules: CompiledRuleSet) -> DurableRules:
         """Register `rules` with the host (once per version)."""

@@ -77,6 +77,7 @@ class DurableHost:
         self._host = _SynchronousHost()
         self._lock = threading.RLock()
         self._names: dict[str, str] = {}
+        self._within_limits: set[str] = set()
         self._ids = itertools.count(1)
         self._fired: list[Firing] = []
         self._errors: list[BaseException] = []
@@ -87,6 +88,16 @@ class DurableHost:
         """Held for the whole evaluation of one case, so that cases never interleave."""
         return self._lock
 
+    def check(self, rules: CompiledRuleSet) -> None:
+        """Raise `RuleFileError` if the rule set goes over one of durable_rules' limits
+        (worked out once per version)."""
+        if rules.version in self._within_limits:
+            return
+        problems = check_limits(rules.rules)
+        if problems:
+            raise RuleFileError(problems)
+        self._within_limits.add(rules.version)
+
     def register(self, rules: CompiledRuleSet) -> str:
         """Register a rule set (once per version) and return its durable_rules name.
 
@@ -95,9 +106,7 @@ class DurableHost:
         with self._lock:
             if rules.version in self._names:
                 return self._names[rules.version]
-            problems = check_limits(rules.rules)
-            if problems:
-                raise RuleFileError(problems)
+            self.check(rules)
             name = f"triggers_{rules.version}_{len(self._names)}"
             ruleset: dict[str, Any] = {}
             # Built afresh for each registration: set_rulesets mutates what it is given.
