@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,30 @@ def _same(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
         return
     assert fast is not None, "libyaml refused a file the precise reader reads"
     assert fast.data == slow.data
-    assert fast.positions == slow.positions
-    assert fast.key_positions == slow.key_positions
+    assert _positions(fast) == _positions(slow)
+
+
+def _paths(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Every key path in the data, and one below each that is not there."""
+    yield path
+    yield (*path, "missing")
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        yield from _paths(value, (*path, key))
+
+
+def _positions(located: Located) -> list[Any]:
+    """Where each key path of the data starts, and where its key starts."""
+    return [
+        (path, located.position(path), located.position(path, key=True))
+        for path in _paths(located.data)
+    ]
 
 
 FILES = sorted([*EXAMPLES.glob("*.yaml"), *RULES.glob("*.yaml")])
@@ -60,11 +83,7 @@ def test_explicit_keys_are_placed_as_the_precise_reader_places_them() -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         slow, _ = _precise(text, monkeypatch)
     fast, _ = load_yaml(text, "f.yaml")
-    assert (fast.data, fast.positions, fast.key_positions) == (
-        slow.data,
-        slow.positions,
-        slow.key_positions,
-    )
+    assert (fast.data, _positions(fast)) == (slow.data, _positions(slow))
 
 
 @settings(max_examples=150, deadline=None)
@@ -93,3 +112,20 @@ def test_a_file_with_a_problem_is_reported_by_the_precise_reader(
     text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert load_yaml(text, "f.yaml")[1] == _precise(text, monkeypatch)[1] != []
+
+
+def test_positions_are_found_below_aliases_and_merges() -> None:
+    text = "base: &b\n  x: 1\n  y: [a, b]\nuse: *b\nmerged:\n  <<: *b\n  z: 2\n"
+    located, problems = load_yaml(text, "f.yaml")
+    assert problems == []
+    assert located.data["merged"] == {"x": 1, "y": ["a", "b"], "z": 2}
+    position = located.position
+    assert (position(("use", "y", 1)).line, position(("use", "y", 1)).column) == (3, 10)  # type: ignore[union-attr]
+    assert position(("merged", "z"), key=True).line == 7  # type: ignore[union-attr]
+    assert position(("merged", "x")).line == 2  # type: ignore[union-attr]
+    assert position(("nowhere", 3)) == position(())
+
+
+def test_a_duplicate_key_names_the_line_of_the_first() -> None:
+    _, problems = load_yaml("a: 1\nb: 2\na: 3\n", "f.yaml")
+    assert [(p.line, p.message) for p in problems] == [(3, "duplicate key 'a' (first at line 1)")]

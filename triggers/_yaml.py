@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import yaml
 
@@ -45,15 +45,15 @@ class Position:
 
 @dataclass
 class Located:
-    """Data loaded from YAML, with the position of each key path.
+    """Data loaded from YAML, and the node tree it was built from: where a key path
+    starts is looked up in the tree only when a problem needs it (most files have none).
 
-    `positions[path]` is where the value at `path` starts; `key_positions[path]`
-    is where the mapping key that leads to it starts (for "unknown key" errors).
+    `position(path)` is where the value at `path` starts; `position(path, key=True)`
+    where the mapping key that leads to it starts (for "unknown key" errors).
     """
 
     data: Any
-    positions: dict[KeyPath, Position] = field(default_factory=dict)
-    key_positions: dict[KeyPath, Position] = field(default_factory=dict)
+    root: yaml.Node | None = None
 
     def problem(
         self,
@@ -77,16 +77,40 @@ class Located:
 
     def position(self, path: KeyPath, *, key: bool = False) -> Position | None:
         """The position of `path`, or of its nearest ancestor that has one."""
-        table = self.key_positions if key else self.positions
-        probe = path
-        while True:
-            if probe in table:
-                return table[probe]
-            if key and probe in self.positions:
-                return self.positions[probe]
-            if not probe:
-                return None
-            probe = probe[:-1]
+        if self.root is None:
+            return None
+        node, key_node = self.root, None
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                break
+            key_node, node = found
+        else:
+            if key and key_node is not None:
+                return _mark(key_node)
+        return _mark(node)
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """The key node (None in a list) and value node at `part` below `node`, if any."""
+    if isinstance(node, yaml.SequenceNode):
+        if isinstance(part, int) and 0 <= part < len(node.value):
+            return None, node.value[part]
+        return None
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:  # the first of duplicate keys
+            if isinstance(key_node, yaml.ScalarNode) and _key_value(key_node) == part:
+                return key_node, value_node
+    return None
+
+
+def _key_value(node: yaml.ScalarNode) -> Any:
+    if node.tag == _STR:
+        return node.value
+    try:
+        return yaml.SafeLoader("").construct_object(node)
+    except Exception:  # a key that cannot be built names no path
+        return None
 
 
 class ProblemCollector:
@@ -154,11 +178,17 @@ def _mark(node: yaml.Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 class _Builder:
+    """Plain values from a node tree, with a problem for whatever a person should not
+    have written (duplicate keys, tags, an alias inside itself)."""
+
     def __init__(self, loader: yaml.SafeLoader | yaml.CSafeLoader, file: str) -> None:
         self.loader = loader
+        self.constructors = loader.yaml_constructors
         self.file = file
-        self.located = Located(None)
         self.problems: list[Problem] = []
         # Aliases share the node they name: build each node once (an alias bomb
         # would otherwise take exponential time) and refuse an alias inside itself.
@@ -169,9 +199,8 @@ class _Builder:
         self.problems.append(Problem(self.file, format_key_path(path), message, *_line_col(node)))
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
-        self.located.positions.setdefault(path, _mark(node))
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, path)
+            return node.value if node.tag == _STR else self._scalar(node, path)
         if id(node) in self._built:
             return self._built[id(node)]
         if id(node) in self._open:
@@ -187,8 +216,14 @@ class _Builder:
         return value
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        # The loader's own constructor for the tag, without its bookkeeping for
+        # nested objects (a scalar has none).
+        constructor = self.constructors.get(node.tag)
+        if constructor is None:
+            self.problem(node, path, f"unsupported YAML tag {node.tag!r}: write plain values")
+            return None
         try:
-            return self.loader.construct_object(node, deep=True)
+            return constructor(self.loader, node)
         except yaml.constructor.ConstructorError:
             self.problem(node, path, f"unsupported YAML tag {node.tag!r}: write plain values")
             return None
@@ -206,17 +241,16 @@ class _Builder:
             return {}
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            key = self.build(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int) or isinstance(key, bool):
                 self.problem(key_node, path, "mapping keys must be plain words")
                 continue
             child = (*path, key)
             if key in result:
-                first = self.located.key_positions.get(child)
-                where = f" (first at line {first.line})" if first else ""
+                first = _child(node, key)
+                where = f" (first at line {_mark(first[0]).line})" if first and first[0] else ""
                 self.problem(key_node, child, f"duplicate key {key!r}{where}")
                 continue
-            self.located.key_positions[child] = _mark(key_node)
             result[key] = self.build(value_node, child)
         return result
 
@@ -259,13 +293,35 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
 _NOT_FOR_LIBYAML = re.compile(r"\t|^\s*\?(\s|$)", re.MULTILINE)
 
 
+class _CachingLoader(yaml.CSafeLoader):
+    """libyaml's loader, remembering the tag each plain scalar resolves to: keys, event
+    types and values repeat from event to event, and resolving is regular expressions."""
+
+    _tags: ClassVar[dict[str, str]] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return cast(str, super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        tag = self._tags.get(value)
+        if tag is None:
+            tag = cast(str, super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+            if len(self._tags) >= _CACHED_TAGS:
+                self._tags.clear()
+            self._tags[value] = tag
+        return tag
+
+
+#: How many plain scalars' tags are remembered (then forgotten all at once).
+_CACHED_TAGS = 4096
+
+
 def _load_with_libyaml(text: str, file: str) -> Located | None:
     """The data with positions, read by libyaml's C parser; None if it meets any problem,
     or if the text has what libyaml reads differently (then the precise reader reads it)."""
     if not yaml.__with_libyaml__ or _NOT_FOR_LIBYAML.search(text):
         return None
     try:
-        loader = yaml.CSafeLoader(text)
+        loader = _CachingLoader(text)
     except Exception:  # whatever it is, the precise reader reports it
         return None
     try:
@@ -284,8 +340,8 @@ def _located(
     if node is None:
         return Located(None), []
     builder = _Builder(loader, file)
-    builder.located.data = builder.build(node, ())
-    return builder.located, builder.problems
+    data = builder.build(node, ())
+    return Located(data, node), builder.problems
 
 
 def read_yaml_file(path: str | Path, kind: str) -> tuple[str, Located, list[Problem]]:
