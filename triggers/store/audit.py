@@ -10,13 +10,13 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from triggers.errors import ReasonRequiredError
 from triggers.models.audit import Activity, AuditEntry
 from triggers.store.settings import REQUIRE_REASON_ENV
-from triggers.store.tables import AuditRow
+from triggers.store.tables import AuditRow, table_of
 
 __all__ = ["check_reason", "entries", "log"]
 
@@ -33,8 +33,8 @@ def log(
     details: Mapping[str, Any] | None = None,
 ) -> None:
     """Add one entry, in the transaction of the operation it records."""
-    session.add(
-        AuditRow(
+    session.execute(
+        insert(table_of(AuditRow)).values(
             at=datetime.now(UTC),
             actor=actor,
             activity=activity,

@@ -24,7 +24,14 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import Event, event_adapter
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
-from triggers.store.tables import AlertRow, CaseRow, EventRow, RuleSetRow, StatusChangeRow
+from triggers.store.tables import (
+    AlertRow,
+    CaseRow,
+    EventRow,
+    RuleSetRow,
+    StatusChangeRow,
+    table_of,
+)
 
 __all__ = [
     "CaseWriter",
@@ -169,7 +176,7 @@ class CaseWriter:
             added.append(event)
         if rows:
             # One statement for all of them (executemany), not a unit of work per row.
-            self.session.execute(insert(EventRow), rows)
+            self.session.execute(insert(table_of(EventRow)), rows)
             self._no_events = False
         return added
 
@@ -238,7 +245,8 @@ class CaseWriter:
             self._no_alerts = False
             # RETURNING in no particular order lets the rows go in one statement; the
             # keys put the ids back in the order the alerts were raised.
-            returned = session.execute(insert(AlertRow).returning(AlertRow.key, AlertRow.id), rows)
+            table = table_of(AlertRow)
+            returned = session.execute(insert(table).returning(table.c.key, table.c.id), rows)
             ids = {key: alert_id for key, alert_id in returned}
             added = [ids[row["key"]] for row in rows]
         superseded = []
@@ -273,7 +281,7 @@ class CaseWriter:
                 .values(status=status, superseded_reason=superseded_reason)
             )
         self.session.execute(
-            insert(StatusChangeRow),
+            insert(table_of(StatusChangeRow)),
             [
                 {"alert_id": i, "status": status, "by": self.actor, "at": self.now, "note": note}
                 for i in alert_ids

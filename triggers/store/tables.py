@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -28,6 +29,7 @@ __all__ = [
     "RuleSetRow",
     "StatusChangeRow",
     "UTCDateTime",
+    "table_of",
 ]
 
 
@@ -145,3 +147,9 @@ class ErasureRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     events: Mapped[int] = mapped_column(Integer)
     alerts: Mapped[int] = mapped_column(Integer)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model: bulk writes go through it, not the ORM's unit of work
+    (which builds and tracks an object per row)."""
+    return cast(Table, model.__table__)
