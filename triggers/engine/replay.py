@@ -106,13 +106,15 @@ class _CaseRun:
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
+        seen, seen_of = state_values(state), state
         for moment in moments:
             # Deadlines before this moment pass first; one at this moment passes after
             # its events, which are still in time.
             self.pass_deadlines(moment[0].at, state, inclusive=False)
             # Simultaneous events all see the case as it stood before them, and are
             # taken in event order (not file order) so that counts never depend on it.
-            seen = state_values(state)
+            if state is not seen_of:  # states are immutable: the values change with them
+                seen, seen_of = state_values(state), state
             for event in sorted(moment, key=lambda e: self.seq[e.id or ""]):
                 posted = self.posted(event, seen)
                 counted = []

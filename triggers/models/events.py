@@ -143,12 +143,11 @@ class BaseEvent(BaseModel):
 
     def fields(self) -> dict[str, Any]:
         """The type-specific fields that are set, as JSON-compatible values."""
-        common = set(BaseEvent.model_fields) | {"type"}
-        return {
-            name: value
-            for name, value in self.model_dump(mode="json").items()
-            if name not in common and value is not None
-        }
+        return self.model_dump(mode="json", exclude=_COMMON_FIELDS, exclude_none=True)
+
+
+#: Fields every event has, which `fields` leaves out.
+_COMMON_FIELDS = {*BaseEvent.model_fields, "type"}
 
 
 class ConvictionEvent(BaseEvent):

@@ -180,6 +180,8 @@ class CaseState:
                     for key in self.active_plan_keys
                     if key[0] != plan or (child is not None and key[1] != child)
                 )
+        if all(getattr(self, name) == value for name, value in changes.items()):
+            return self  # most events change nothing: the same state, not a copy
         return replace(self, **changes)
 
     def values(self) -> dict[str, bool | int | str | tuple[str, ...]]:
