@@ -45,9 +45,13 @@ class ChunkResult(TypedDict):
 
 def run_chunk(cases: int, chunk_seed: int, last: Path) -> ChunkResult:
     """Check `cases` generated cases in this process; the scenario under way is kept in `last`."""
+    with tempfile.TemporaryDirectory(prefix="differential-") as scratch:
+        return _check_chunk(cases, chunk_seed, last, Path(scratch))
+
+
+def _check_chunk(cases: int, chunk_seed: int, last: Path, folder: Path) -> ChunkResult:
     checked = 0
     found: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="differential-"))
     rule_sets = -(-cases // CASES_PER_RULE_SET)
 
     @seed(chunk_seed)
