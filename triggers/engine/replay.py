@@ -230,7 +230,7 @@ class _CaseRun:
         matched = [] if rule.count is not None else [trigger]
         matched += [self.events[event_id] for event_id in counted]
         ids = tuple(e.id or "" for e in sorted(matched, key=lambda e: self.seq[e.id or ""]))
-        values = _template_values(self.case, trigger, state, rule)
+        values: dict[str, dict[str, object]] | None = None
         rank = 0
         if rule.after is not None:
             # One alert per trigger, naming the latest of the other events that qualify.
@@ -242,6 +242,8 @@ class _CaseRun:
             key = (rule.id, index, trigger.id) if rule.after is not None else (rule.id, index, ids)
             if key in self.alerts and self.alerts[key][3] >= rank:
                 continue
+            if values is None:  # most matches repeat an alert already raised: only now
+                values = _template_values(self.case, trigger, state, rule)
             params = {
                 name: value.render(values) if isinstance(value, Template) else value
                 for name, value in action.params.items()
