@@ -1,4 +1,8 @@
-"""Connecting to the database: SQLAlchemy engines, SQLite's settings, URLs as they may be shown."""
+"""Connecting to the database: SQLAlchemy engines, SQLite's settings, URLs as they may be shown.
+
+A store's password never appears in a message: `shown` gives the URL to show, and
+`failure` the text of an error with the password hidden, should a driver echo it.
+"""
 
 from __future__ import annotations
 
