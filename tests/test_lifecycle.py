@@ -176,12 +176,14 @@ def test_a_deployment_can_require_a_justification(
         assert [e.operation for e in store.audit()] == ["ingest", "alerts list"]
 
 
-def test_the_audit_log_cannot_be_changed_even_by_sql(engine: Engine, store: Store) -> None:
+def test_the_audit_log_cannot_be_changed_even_by_sql(
+    engine: Engine, store: Store, store_url: str
+) -> None:
     ingest(store, [chronology(MOVE)], engine)
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import DatabaseError
 
-    raw = create_engine(store.url)
+    raw = create_engine(store_url)  # not store.url: that one is for showing
     for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
         with pytest.raises(DatabaseError, match="append-only"), raw.begin() as connection:
             connection.execute(text(statement))

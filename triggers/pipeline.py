@@ -68,19 +68,27 @@ def _ingest_case(
                 f" raises this alert (rules version {rules.version})"
             )
         added, superseded = case.merge_alerts(result.alerts, rules, supersede=supersede)
+        # Counts, not event ids or what the events say: the audit log outlives an
+        # erasure, so it holds no case content (the alerts' history keeps `supersede`).
         case.log(
             "collection",
             "ingest",
             alerts=added,
             reason=reason,
             details={
-                "new_events": [e.id for e in new],
-                "late_events": [e.id for e in late],
+                "new_events": len(new),
+                "late_events": len(late),
                 "rules_version": rules.version,
             },
         )
         if superseded:
-            case.log("alteration", "supersede", alerts=superseded, reason=supersede)
+            case.log(
+                "alteration",
+                "supersede",
+                alerts=superseded,
+                reason=reason,
+                details={"late_events": len(late), "rules_version": rules.version},
+            )
     return SaveSummary(chronology.case, len(new), len(added), len(superseded))
 
 

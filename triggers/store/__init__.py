@@ -1,9 +1,10 @@
 """The SQL store: cases, events, alerts and their lifecycle, rule-set versions, audit log.
 
 `settings` says where the store is and who acts (read without loading SQLAlchemy);
-`tables` defines the tables, `connection` connects, `schema` runs the migrations,
-`audit` keeps the audit log, `cases` writes one case in one transaction, and
-`store` holds the `Store`. The database modules load on first use, so that
+`tables` defines the tables, `connection` connects (and shows URLs without their
+passwords), `schema` runs the migrations, `audit` keeps the audit log, `cases`
+writes one case in one transaction, `erasure` reclaims what an erased case held,
+and `store` holds the `Store`. The database modules load on first use, so that
 naming the store in a command line costs nothing.
 """
 

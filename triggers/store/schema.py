@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from triggers.errors import SchemaError, StoreError, TriggersError
-from triggers.store.connection import connect, shown
+from triggers.store.connection import connect, failure, masked, shown
 from triggers.store.settings import store_url
 from triggers.store.tables import Base
 
@@ -183,10 +183,12 @@ def upgrade_schema(url: str | None = None) -> tuple[str | None, str]:
         raise
     except SQLAlchemyError as error:
         raise StoreError(
-            f"cannot upgrade the store {shown(url)!r}: {error.__cause__ or error}"
+            f"cannot upgrade the store {shown(url)!r}: {failure(error, url)}"
         ) from None
     except Exception as error:  # a migration failed: nothing of it was kept
-        raise StoreError(f"cannot upgrade the store {shown(url)!r}: {error}") from error
+        raise StoreError(
+            f"cannot upgrade the store {shown(url)!r}: {masked(str(error), url)}"
+        ) from error
     finally:
         engine.dispose()
 
@@ -203,9 +205,7 @@ def schema_revision(url: str | None = None) -> str | None:
         with engine.connect() as connection:
             state, revision = _schema_state(connection)
     except SQLAlchemyError as error:
-        raise StoreError(
-            f"cannot open the store {shown(url)!r}: {error.__cause__ or error}"
-        ) from None
+        raise StoreError(f"cannot open the store {shown(url)!r}: {failure(error, url)}") from None
     finally:
         engine.dispose()
     if state == "current":

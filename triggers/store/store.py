@@ -44,7 +44,8 @@ from triggers.store.cases import (
     insert_unless_present,
     lock_case,
 )
-from triggers.store.connection import connect
+from triggers.store.connection import connect, failure, shown
+from triggers.store.erasure import reclaim
 from triggers.store.schema import open_schema
 from triggers.store.settings import default_actor, required_reasons, store_url
 from triggers.store.tables import (
@@ -118,25 +119,34 @@ class Store:
     """
 
     def __init__(self, url: str | None = None, *, actor: str | None = None) -> None:
-        self.url = store_url(url)
+        #: The URL to connect with, password and all: never shown (`url` is what is shown).
+        self._url = store_url(url)
         self.actor = actor or default_actor()
         self._required = required_reasons()
         #: Rule-set versions this store has seen recorded: rule sets are never removed.
         self._recorded: set[str] = set()
         #: The session of the `batch` under way, if any.
         self._batch: Session | None = None
-        self._engine: Engine = connect(self.url)
+        #: Whether a case was erased in the `batch` under way: its space is reclaimed after.
+        self._erased_in_batch = False
+        self._engine: Engine = connect(self._url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         try:
-            open_schema(self._engine, self.url)
+            open_schema(self._engine, self._url)
         except (SQLAlchemyError, CommandError) as error:
             self._engine.dispose()
             raise StoreError(
-                f"cannot open the store {self.url!r}: {error.__cause__ or error}"
+                f"cannot open the store {self.url!r}: {failure(error, self._url)}"
             ) from None
         except StoreError:
             self._engine.dispose()
             raise
+
+    @property
+    def url(self) -> str:
+        """The store's URL as it may be shown: its password hidden. Every message and
+        summary naming the store uses this."""
+        return shown(self._url)
 
     @property
     def dialect(self) -> str:
@@ -164,7 +174,7 @@ class Store:
             with self._sessions() as session, session.begin():
                 yield session
         except SQLAlchemyError as error:
-            raise StoreError(f"store {self.url!r}: {error.__cause__ or error}") from error
+            raise StoreError(f"store {self.url!r}: {failure(error, self._url)}") from error
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -178,6 +188,7 @@ class Store:
             yield
             return
         recorded = set(self._recorded)
+        self._erased_in_batch = False
         try:
             with self._sessions() as session, session.begin():
                 self._batch = session
@@ -187,10 +198,14 @@ class Store:
                     self._batch = None
         except SQLAlchemyError as error:
             self._recorded = recorded
-            raise StoreError(f"store {self.url!r}: {error.__cause__ or error}") from error
+            raise StoreError(f"store {self.url!r}: {failure(error, self._url)}") from error
         except BaseException:
             self._recorded = recorded
             raise
+        finally:
+            erased, self._erased_in_batch = self._erased_in_batch, False
+        if erased:
+            reclaim(self._engine, self.url, self._url)
 
     def check_reason(self, activity: Activity, operation: str, reason: str | None) -> None:
         """Raise `ReasonRequiredError` if this deployment requires a justification for
@@ -464,7 +479,9 @@ class Store:
                 case=row.case_id,
                 alerts=[alert_id],
                 reason=reason,
-                details={"status": target, "note": note},
+                # The note is case content: it stays in the alert's history, which an
+                # erasure removes, and never goes into the append-only log.
+                details={"status": target},
             )
             session.flush()
             return _stored(row)
@@ -472,7 +489,14 @@ class Store:
     # --- erasure -----------------------------------------------------------------------
 
     def erase_case(self, case: str, *, reason: str) -> ErasureRecord:
-        """Remove a case's events and alerts; only an erasure record and the audit log remain."""
+        """Remove a case's events and alerts; only an erasure record and the audit log remain.
+
+        Once the erasure is committed, the space the case held is reclaimed so that
+        nothing of it stays readable: SQLite (which overwrites deleted content with
+        zeros) checkpoints and empties its write-ahead log; PostgreSQL vacuums the
+        tables the case was in (see `triggers.store.erasure`). Within a `batch`, that
+        happens when the batch commits.
+        """
         if not reason.strip():
             raise ReasonRequiredError("case erase", "erasure", "erasing a case needs a reason")
         with self._transaction() as session:
@@ -515,6 +539,10 @@ class Store:
                 reason=reason,
                 details={"events": record.events, "alerts": record.alerts},
             )
+        if self._batch is None:
+            reclaim(self._engine, self.url, self._url)
+        else:
+            self._erased_in_batch = True
         return record
 
     def erasures(self) -> list[ErasureRecord]:
