@@ -16,6 +16,7 @@ from triggers.engine.durable.patterns import rule_definitions
 from triggers.errors import Problem
 from triggers.models.events import EVENT_TYPES
 from triggers.rules.compiled import CompiledRule
+from triggers.rules.limits import MAX_RULES, too_many_rules
 
 __all__ = [
     "MAX_CORRELATION_RULES",
@@ -30,8 +31,8 @@ __all__ = [
 
 #: One fact may take part in at most this many rules (durable_rules' 64-entry match stack).
 MAX_RULES_PER_MESSAGE = 64
-#: Rules in one rule set, and rules among them that relate two facts (`after`, `absent`).
-MAX_RULES = 500
+#: Rules in one rule set (the rule language's limit, checked when rules are read), and
+#: rules among them that relate two facts (`after`, `absent`).
 MAX_CORRELATION_RULES = 250
 #: Properties of one fact, nested ones included (durable_rules stops at 255).
 MAX_PROPERTIES = 254
@@ -77,12 +78,7 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
     """Problems, each at the first rule that goes over one of durable_rules' limits."""
     problems: list[Problem] = []
     if len(rules) > MAX_RULES:
-        problems.append(
-            rules[MAX_RULES].source.problem(
-                f"a rule set may hold at most {MAX_RULES} rules and this is rule"
-                f" {MAX_RULES + 1}: combine rules that share an event and actions, or remove some",
-            )
-        )
+        problems.append(rules[MAX_RULES].source.problem(too_many_rules()))
     correlated = [r for r in rules if r.after is not None or r.absent is not None]
     if len(correlated) > MAX_CORRELATION_RULES:
         problems.append(
