@@ -22,6 +22,7 @@ from typing import Any
 
 from triggers._yaml import KeyPath, Located, format_key_path
 from triggers.errors import Problem
+from triggers.rules.duration import MAX_TEXT_LENGTH as MAX_DURATION_LENGTH
 
 __all__ = [
     "MAX_ACTIONS",
@@ -129,6 +130,12 @@ _TEXTS: dict[tuple[str, ...], tuple[str, int]] = {
     ("learning",): ("the learning", MAX_LEARNING_LENGTH),
     ("then", "#", "reason"): ("a reason", MAX_TEMPLATE_LENGTH),
     ("then", "#", "params", "*"): ("a param", MAX_TEMPLATE_LENGTH),
+    ("then", "#", "act_within"): ("a duration", MAX_DURATION_LENGTH),
+    ("throttle",): ("a duration", MAX_DURATION_LENGTH),
+    ("throttle", "within"): ("a duration", MAX_DURATION_LENGTH),
+    ("when", "after", "within"): ("a duration", MAX_DURATION_LENGTH),
+    ("when", "absent", "within"): ("a duration", MAX_DURATION_LENGTH),
+    ("when", "count", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "event"): ("an event type", MAX_NAME_LENGTH),
     ("when", "event", "#"): ("an event type", MAX_NAME_LENGTH),
     ("when", "after", "event"): ("an event type", MAX_NAME_LENGTH),
