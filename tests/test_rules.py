@@ -178,8 +178,8 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
     (
         "    when:\n      event: conviction\n      where:\n        victim_age: 9223372036854775808\n"
         "    then:\n      - {action: flag, reason: r}\n",
-        "8:21: rules[0].when.where.victim_age: 9223372036854775808 is too large: numbers in rules"
-        " are at most 9007199254740991",
+        "8:21: rules[0].when.where.victim_age: 9223372036854775808 is too large: whole numbers"
+        " in rules have at most 15 digits",
     ),
     (
         "    when:\n      event: arrest\n      event: conviction\n"

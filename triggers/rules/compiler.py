@@ -37,6 +37,7 @@ from triggers.rules.compiled import (
 )
 from triggers.rules.conditions import ConditionChecker, common_fields
 from triggers.rules.duration import Duration, DurationError
+from triggers.rules.limits import MAX_RULES, RuleLimits, shown, too_many_rules
 from triggers.rules.lint import rule_warnings
 from triggers.rules.model import (
     ActionSpec,
@@ -134,16 +135,16 @@ class _Checker(ConditionChecker):
         elif kind == "missing":
             self.add(path[:-1], f"missing required key {name!r}")
         elif kind == "literal_error" and name == "action":
-            given = str(detail["input"])
+            given = detail["input"]
             self.add(
                 path,
-                f"unknown action {given!r}: expected one of {', '.join(ACTIONS)}",
-                suggestion=suggest(given, ACTIONS),
+                f"unknown action {shown(given)}: expected one of {', '.join(ACTIONS)}",
+                suggestion=suggest(given, ACTIONS) if isinstance(given, str) else None,
             )
         elif kind == "literal_error":
             self.add(
                 path,
-                f"{detail['input']!r} is not allowed: expected"
+                f"{shown(detail['input'])} is not allowed: expected"
                 f" {detail.get('ctx', {}).get('expected', '')}",
             )
         elif kind == "string_pattern_mismatch" and name == "id":
@@ -398,7 +399,7 @@ class _Checker(ConditionChecker):
                 )
                 ok = False
             elif spec.action == "escalate_mappa" and name == "level" and value not in (2, 3):
-                self.add(where, f"MAPPA escalation level must be 2 or 3, got {value!r}")
+                self.add(where, f"MAPPA escalation level must be 2 or 3, got {shown(value)}")
                 ok = False
             elif isinstance(value, str):
                 template = self._template(value, where, fields)
@@ -497,7 +498,11 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
     first_seen: dict[str, tuple[str, int | None]] = {}
     for source in sources:
         checker = _Checker(source)
-        for index, raw in enumerate(checker.structure()):
+        limits = RuleLimits(source.file, source.located)
+        raw_rules = checker.structure()
+        for index, raw in enumerate(raw_rules[: limits.rules(raw_rules)]):
+            if not limits.rule(index, raw):
+                continue
             rule_id = raw.get("id") if isinstance(raw, Mapping) else None
             if isinstance(rule_id, str) and rule_id in first_seen:
                 file, line = first_seen[rule_id]
@@ -513,7 +518,10 @@ def compile_rule_files(sources: Sequence[SourceFile]) -> CompiledRuleSet:
             if result is not None:
                 compiled.append(result)
                 placed[result.id] = (source, index)
-        problems.extend(sorted(checker.problems, key=lambda p: (p.line or 0, p.column or 0)))
+        found = [*checker.problems, *limits.problems]
+        problems.extend(sorted(found, key=lambda p: (p.line or 0, p.column or 0)))
+    if not problems and len(compiled) > MAX_RULES:
+        problems.append(compiled[MAX_RULES].source.problem(too_many_rules()))
     if problems:
         raise RuleFileError(problems)
 

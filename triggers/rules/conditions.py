@@ -11,9 +11,10 @@ from typing import Any
 
 from triggers._yaml import KeyPath, ProblemCollector
 from triggers.errors import suggest
-from triggers.models.events import MAX_WHOLE, ORDERED_VALUES
+from triggers.models.events import ORDERED_VALUES
 from triggers.rules.catalogue import FieldSpec, event_fields
 from triggers.rules.compiled import AllOf, AnyOf, Condition, Scope, Test, flatten, negate
+from triggers.rules.limits import number_problem, shown
 from triggers.rules.model import COMBINATORS, OPERATORS
 
 __all__ = ["UNTESTABLE", "ConditionChecker", "common_fields"]
@@ -164,7 +165,7 @@ class ConditionChecker(ProblemCollector):
             if item not in spec.values:
                 self.add(
                     path,
-                    f"{item!r} can never be in {spec.name!r}: expected one of "
+                    f"{shown(item)} can never be in {spec.name!r}: expected one of "
                     + ", ".join(repr(v) for v in spec.values),
                     suggestion=suggest(str(item), [str(v) for v in spec.values]),
                 )
@@ -177,8 +178,8 @@ class ConditionChecker(ProblemCollector):
         kind = spec.kind
         if kind == "bool":
             ok = isinstance(value, bool)
-        elif kind in ("int", "float") and isinstance(value, int) and abs(value) > MAX_WHOLE:
-            self.add(path, f"{value!r} is too large: numbers in rules are at most {MAX_WHOLE}")
+        elif kind in ("int", "float") and number_problem(value) is not None:
+            self.add(path, str(number_problem(value)))
             return False
         elif kind == "int":
             ok = isinstance(value, int) and not isinstance(value, bool)
@@ -209,7 +210,7 @@ class ConditionChecker(ProblemCollector):
         if not ok:
             self.add(
                 path,
-                f"{value!r} is the wrong kind of value for {spec.name!r}:"
+                f"{shown(value)} is the wrong kind of value for {spec.name!r}:"
                 f" expected {spec.describe()}",
             )
         return ok

@@ -9,6 +9,11 @@ Exact calendar semantics, in UTC (no daylight saving):
 
 A window "within D after t" runs from t to `D.after(t)` inclusive; "within D
 before t" from `D.before(t)` to t inclusive.
+
+A duration is at least 1 hour (the smallest unit) and at most 100 years
+(`MAX_MONTHS`, `MAX_SECONDS`): longer ones would take window bounds past the year
+9999 that dates can hold ("year 12008 is out of range"), and a longer number would
+make Python refuse to read it (more than 4,300 digits).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["Duration", "DurationError"]
+__all__ = ["MAX_MONTHS", "MAX_SECONDS", "MAX_TEXT_LENGTH", "Duration", "DurationError"]
 
 _UNITS = {
     "h": ("seconds", 3600), "hour": ("seconds", 3600), "hours": ("seconds", 3600),
@@ -27,7 +32,12 @@ _UNITS = {
     "month": ("months", 1), "months": ("months", 1),
     "y": ("months", 12), "year": ("months", 12), "years": ("months", 12),
 }  # fmt: skip
-_PATTERN = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$")
+_PATTERN = re.compile(r"^\s*([0-9]+)\s*([a-z]+)\s*$")
+#: The longest duration: 100 years, as calendar months or as a fixed length (36,525 days).
+MAX_MONTHS = 1200
+MAX_SECONDS = 36525 * 86400
+#: The longest text a duration is written in.
+MAX_TEXT_LENGTH = 32
 
 
 class DurationError(ValueError):
@@ -52,7 +62,13 @@ class Duration:
     @classmethod
     def parse(cls, text: str) -> Duration:
         """`28d`, `72h`, `2 weeks`, `12 months`, `1 year`; raises `DurationError` otherwise."""
-        match = _PATTERN.match(str(text).lower())
+        text = str(text)
+        if len(text) > MAX_TEXT_LENGTH:
+            raise DurationError(
+                f"a duration is at most {MAX_TEXT_LENGTH} characters and this one has"
+                f" {len(text)}: write a whole number and a unit, such as 72h or 28d"
+            )
+        match = _PATTERN.match(text.lower())
         if match is None or match.group(2) not in _UNITS:
             raise DurationError(
                 f"{text!r} is not a duration: write a whole number and a unit,"
@@ -62,9 +78,14 @@ class Duration:
         if amount == 0:
             raise DurationError(f"{text!r} is not a duration: it must be longer than zero")
         kind, size = _UNITS[match.group(2)]
+        if amount * size > (MAX_MONTHS if kind == "months" else MAX_SECONDS):
+            raise DurationError(
+                f"{text!r} is too long: a duration is at most 100 years"
+                f" ({MAX_MONTHS} months, {MAX_SECONDS // 86400} days)"
+            )
         if kind == "months":
-            return cls(months=amount * size, text=str(text).strip())
-        return cls(seconds=amount * size, text=str(text).strip())
+            return cls(months=amount * size, text=text.strip())
+        return cls(seconds=amount * size, text=text.strip())
 
     def after(self, moment: datetime) -> datetime:
         """`moment` plus this duration."""

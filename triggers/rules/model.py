@@ -23,6 +23,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from triggers.models.alerts import ActionName, Priority
+from triggers.rules.duration import MAX_TEXT_LENGTH as DURATION_LENGTH
+from triggers.rules.limits import (
+    MAX_ACTIONS,
+    MAX_ID_LENGTH,
+    MAX_LEARNING_LENGTH,
+    MAX_LIST_VALUES,
+    MAX_NAME_LENGTH,
+    MAX_RULES,
+    MAX_TEMPLATE_LENGTH,
+    MAX_TITLE_LENGTH,
+)
 
 __all__ = [
     "COMBINATORS",
@@ -58,7 +69,14 @@ OPERATORS: dict[str, str] = {
 COMBINATORS = ("any", "all", "not")
 
 Conditions = dict[str, Any]
-RuleId = Annotated[StrictStr, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+RuleId = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+]
+#: Texts with the limits a rule file is checked against (shown in the JSON Schema).
+Name = Annotated[StrictStr, Field(max_length=MAX_NAME_LENGTH)]
+Names = Annotated[list[Name], Field(max_length=MAX_LIST_VALUES)]
+DurationText = Annotated[StrictStr, Field(max_length=DURATION_LENGTH)]
 
 
 class _Strict(BaseModel):
@@ -68,10 +86,10 @@ class _Strict(BaseModel):
 class Related(_Strict):
     """Another event that must stand in a time relation to the triggering event."""
 
-    event: StrictStr | list[StrictStr] = Field(description="the other event's type (or types)")
+    event: Name | Names = Field(description="the other event's type (or types)")
     where: Conditions | None = Field(default=None, description="conditions on the other event")
-    within: StrictStr = Field(description="the window, such as 28d, 72h, 12 months")
-    same: list[StrictStr] | dict[StrictStr, StrictStr] | None = Field(
+    within: DurationText = Field(description="the window, such as 28d, 72h, 12 months")
+    same: Names | dict[Name, Name] | None = Field(
         default=None,
         description="fields that must be equal: a list of names both events have, or"
         " {other_field: triggering_event_field}",
@@ -96,7 +114,7 @@ class Count(_Strict):
     """Several events of the rule's kind (its type and `where`) within a window, this one last."""
 
     at_least: StrictInt = Field(ge=2, le=1000, description="how many, including this one")
-    within: StrictStr = Field(description="the window, such as 30d or 365d")
+    within: DurationText = Field(description="the window, such as 30d or 365d")
     distinct: StrictStr | None = Field(
         default=None, description="count only different values of this field (e.g. reporter)"
     )
@@ -120,7 +138,7 @@ class Changed(_Strict):
 class When(_Strict):
     """What has to happen, and in what circumstances, for the rule to apply."""
 
-    event: StrictStr | list[StrictStr] = Field(
+    event: Name | Names = Field(
         description="the event type (or a list of types) that triggers the rule"
     )
     where: Conditions | None = Field(
@@ -165,9 +183,10 @@ class ActionSpec(_Strict):
     priority: Priority = "medium"
     reason: StrictStr = Field(
         min_length=1,
+        max_length=MAX_TEMPLATE_LENGTH,
         description="why, for the practitioner; may name {event.field}, {case.field}, {rule.id}",
     )
-    act_within: StrictStr | None = Field(
+    act_within: DurationText | None = Field(
         default=None,
         description="how long after the alert someone should act, such as 3d; defaults per action",
     )
@@ -176,8 +195,8 @@ class ActionSpec(_Strict):
 class Throttle(_Strict):
     """At most one alert from the rule within the window, per case or per key."""
 
-    within: StrictStr = Field(description="the window, such as 30d or 12 months")
-    per: list[StrictStr] | None = Field(
+    within: DurationText = Field(description="the window, such as 30d or 12 months")
+    per: Names | None = Field(
         default=None, description="fields of the triggering event that make separate keys"
     )
 
@@ -186,11 +205,15 @@ class Rule(_Strict):
     """One rule: its identity, the learning it encodes, when it applies and what follows."""
 
     id: RuleId
-    title: StrictStr = Field(min_length=1)
-    learning: StrictStr = Field(min_length=1, description="the case-review learning it encodes")
+    title: StrictStr = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
+    learning: StrictStr = Field(
+        min_length=1,
+        max_length=MAX_LEARNING_LENGTH,
+        description="the case-review learning it encodes",
+    )
     when: When
-    then: list[ActionSpec] = Field(min_length=1)
-    throttle: StrictStr | Throttle | None = Field(
+    then: list[ActionSpec] = Field(min_length=1, max_length=MAX_ACTIONS)
+    throttle: DurationText | Throttle | None = Field(
         default=None,
         description="raise at most once per case (or per key) within this window, e.g. 90d",
     )
@@ -199,7 +222,7 @@ class Rule(_Strict):
 class RuleFile(_Strict):
     """A YAML rule file."""
 
-    rules: list[Rule]
+    rules: list[Rule] = Field(max_length=MAX_RULES)
 
 
 def rule_file_schema() -> dict[str, Any]:

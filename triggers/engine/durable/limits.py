@@ -8,6 +8,7 @@ The figures are measured with durable_rules 2.0.28 (docs/durable-rules.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,9 +17,12 @@ from triggers.engine.durable.patterns import rule_definitions
 from triggers.errors import Problem
 from triggers.models.events import EVENT_TYPES
 from triggers.rules.compiled import CompiledRule
+from triggers.rules.limits import MAX_RULES, too_many_rules
 
 __all__ = [
+    "MAX_ABSENCE_TESTS",
     "MAX_CORRELATION_RULES",
+    "MAX_FOLLOWING_TESTS",
     "MAX_PATTERN_ENTRIES",
     "MAX_PROPERTIES",
     "MAX_RULES",
@@ -30,14 +34,97 @@ __all__ = [
 
 #: One fact may take part in at most this many rules (durable_rules' 64-entry match stack).
 MAX_RULES_PER_MESSAGE = 64
-#: Rules in one rule set, and rules among them that relate two facts (`after`, `absent`).
-MAX_RULES = 500
+#: Rules in one rule set (the rule language's limit, checked when rules are read), and
+#: rules among them that relate two facts (`after`, `absent`).
 MAX_CORRELATION_RULES = 250
 #: Properties of one fact, nested ones included (durable_rules stops at 255).
 MAX_PROPERTIES = 254
 #: Places durable_rules keeps for one pattern's combinators and correlated tests: each
 #: `$and` and `$or` takes two, each test that refers to another fact one (error 113 at 32).
 MAX_PATTERN_ENTRIES = 31
+
+
+#: Different tests that may follow one test in durable_rules' network of tests, over the
+#: whole rule set: it keeps them in a table of 512 places (NEXT_BUCKET_LENGTH in its
+#: rules.h) and loops for ever looking for a place when the table is full (measured: an
+#: `in` list of 511 values loads at once, 512 hang; 10 rules with 60 values each hang).
+MAX_FOLLOWING_TESTS = 500
+#: "Is not recorded" tests (`$nex`) that may follow one test: durable_rules keeps them
+#: in a list of 128 (NEXT_LIST_LENGTH), shares none, even identical ones, and refuses
+#: more with error 107 (measured: an `any` of 129 identical ones loads, 130 fail).
+MAX_ABSENCE_TESTS = 127
+
+
+class _Network:
+    """durable_rules' network of tests (its alpha nodes), built as it builds it (rete.c,
+    createAlpha), to find the first table that would be too full."""
+
+    def __init__(self) -> None:
+        self.crowded: str | None = None
+
+    def add(self, node: dict[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a pattern's test after `node`; returns the node the next test follows.
+
+        A node is a dict of the different tests that follow it (`$nex` ones under "!").
+        """
+        ((key, value),) = test.items()
+        if key == "$and":
+            for part in value:
+                node = self.add(node, part)
+            return node
+        if key == "$or":
+            # Every alternative follows `node` and leads to one new node, shared by none,
+            # which takes a place after the alternative's last test each time (even when
+            # two alternatives end at the same test).
+            joined: dict[str, Any] = {}
+            for i, part in enumerate(value):
+                end = self.add(node, part)
+                end[f"#{id(joined)}.{i}"] = joined
+                self._check(end)
+            return joined
+        if key == "$nex":
+            # Measured: durable_rules never shares a "not recorded" test, even an identical one.
+            absences: dict[str, Any] = node.setdefault("!", {})
+            child: dict[str, Any] = absences.setdefault(str(len(absences)), {})
+        else:
+            child = node.setdefault(json.dumps(test, sort_keys=True), {})
+        self._check(node)
+        return child
+
+    def _check(self, node: dict[str, Any]) -> None:
+        if self.crowded is not None:
+            return
+        absences = node.get("!", {})
+        following = len(node) - ("!" in node)
+        if following > MAX_FOLLOWING_TESTS:
+            self.crowded = (
+                f"{following} different tests follow one test in durable_rules'"
+                f" network of tests, which holds {MAX_FOLLOWING_TESTS}"
+            )
+        elif len(absences) > MAX_ABSENCE_TESTS:
+            self.crowded = (
+                f"{len(absences)} different 'not recorded' tests follow one test in"
+                f" durable_rules' network of tests, which holds {MAX_ABSENCE_TESTS}"
+            )
+
+
+def _network_problem(rules: Sequence[CompiledRule]) -> Problem | None:
+    """A problem at the first rule with which durable_rules' network of tests is too
+    crowded to load (a hang, or error 107), or None."""
+    network = _Network()
+    root: dict[str, Any] = {}
+    for rule in rules:
+        for definition in rule_definitions(rule, rule.id):
+            for pattern in definition.patterns:
+                for body in pattern.values():
+                    network.add(root, body)
+        if network.crowded is not None:
+            return rule.source.problem(
+                f"with this rule, {network.crowded} (lists of values and 'any' add one for"
+                " each value, over every rule of an event type): use fewer different values,"
+                " or combine rules"
+            )
+    return None
 
 
 def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
@@ -77,12 +164,7 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
     """Problems, each at the first rule that goes over one of durable_rules' limits."""
     problems: list[Problem] = []
     if len(rules) > MAX_RULES:
-        problems.append(
-            rules[MAX_RULES].source.problem(
-                f"a rule set may hold at most {MAX_RULES} rules and this is rule"
-                f" {MAX_RULES + 1}: combine rules that share an event and actions, or remove some",
-            )
-        )
+        problems.append(rules[MAX_RULES].source.problem(too_many_rules()))
     correlated = [r for r in rules if r.after is not None or r.absent is not None]
     if len(correlated) > MAX_CORRELATION_RULES:
         problems.append(
@@ -123,6 +205,9 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
                     " most); simplify them or split the rule",
                 )
             )
+    network = _network_problem(rules)
+    if network is not None:
+        problems.append(network)
     if _widest(rules)[1] > MAX_PROPERTIES:
         # Properties only grow as rules are added: find the first rule that goes over.
         low, high = 0, len(rules) - 1
