@@ -22,12 +22,6 @@ from triggers.reading import chronology_files
 
 distributed = pytest.importorskip("distributed")
 
-pytestmark = [
-    # Harmless, and raised by Dask itself, not by this project: a nanny restarting the
-    # worker a test killed on purpose, while the scheduler still sends it work.
-    pytest.mark.filterwarnings("ignore:.*(worker|Worker).*:UserWarning:distributed"),
-]
-
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:

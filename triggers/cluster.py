@@ -13,8 +13,9 @@ copy would be lost with the workers that held it).
 A worker that dies (killed, out of memory, a crash in the engine) loses nothing: the
 scheduler may run its task again (its `allowed-failures`, 3 by default, is the
 cluster's to set); once the scheduler gives up, each file of the batch is tried
-once more on its own, and a file that fails again is reported by name, as an
-`EngineError`, while every other file completes. Whatever goes wrong with the
+once more on its own, alone on the cluster (a dying worker fails every task it
+holds, the innocent with the guilty), and a file that fails again is reported by
+name, as an `EngineError`, while every other file completes. Whatever goes wrong with the
 cluster itself (unreachable, lost, Dask missing) is a `ClusterError`.
 
 Dask is an optional extra (`pip install 'risk-triggers[cluster]'`), imported only
@@ -296,12 +297,16 @@ class _Run:
                     future.release()
 
     def _send(self, following: int, running: int) -> list[tuple[Future[list[_Outcome]], _Batch]]:
-        """Tasks for the retries, then new batches within the window; files that cannot be
-        read are done at once."""
-        sent = []
-        while self.retries:
+        """The next tasks: a retry alone on the cluster once nothing else is in flight (a
+        dying worker fails every task it holds, so a file that fails again alone failed
+        of itself); otherwise new batches within the window. Files that cannot be read
+        are done at once."""
+        if self.retries:
+            if running:
+                return []
             batch = self.retries.popleft()
-            sent.append((self._submit(batch, priority=1), batch))
+            return [(self._submit(batch), batch)]
+        sent = []
         while (
             self.next < len(self.files)
             and running + len(sent) < self.in_flight
@@ -318,10 +323,10 @@ class _Run:
             self.next += self.size
             if indexes:
                 batch = _Batch(tuple(indexes))
-                sent.append((self._submit(batch, priority=0), batch))
+                sent.append((self._submit(batch), batch))
         return sent
 
-    def _submit(self, batch: _Batch, priority: int) -> Future[list[_Outcome]]:
+    def _submit(self, batch: _Batch) -> Future[list[_Outcome]]:
         items = [(index, self.files[index], self.texts[index]) for index in batch.indexes]
         return self.client.submit(
             _replay_batch,
@@ -331,7 +336,6 @@ class _Run:
             self.until,
             self.abort,
             key=f"triggers-replay-{self.token}-{next(self.keys)}",
-            priority=priority,
             pure=False,
         )
 
