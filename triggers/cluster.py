@@ -306,7 +306,7 @@ class _Run:
                 return []
             batch = self.retries.popleft()
             return [(self._submit(batch), batch)]
-        sent = []
+        sent: list[tuple[Future[list[_Outcome]], _Batch]] = []
         while (
             self.next < len(self.files)
             and running + len(sent) < self.in_flight
