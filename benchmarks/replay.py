@@ -78,7 +78,7 @@ def on_cluster(files: list[Path]) -> list[tuple[float, float]] | None:
 
     runs = []
     with LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         for _ in range(2):
             before = workers_cpu() + cpu()

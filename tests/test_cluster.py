@@ -36,7 +36,7 @@ def cluster() -> Iterator[str]:
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,  # CRITICAL: a worker killed on purpose is logged as an error
         ) as local,
     ):
@@ -162,3 +162,17 @@ def test_without_dask_the_error_says_which_extra_to_install(
         "error: replaying on a Dask cluster (--cluster) needs Dask:"
         " pip install 'risk-triggers[cluster]'\n"
     )
+
+
+def test_a_lost_scheduler_is_reported_by_address() -> None:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as local:
+        address = local.scheduler_address
+        outcomes = replay_on_cluster(CORPUS * 10, load_rules(), address=address, batch=1)
+        assert next(outcomes).error is None
+        local.close()
+        with pytest.raises(ClusterError) as lost:
+            list(outcomes)
+    assert lost.value.address == address
+    assert str(lost.value).startswith(f"lost the Dask scheduler at {address}")
