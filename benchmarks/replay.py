@@ -158,7 +158,7 @@ def main() -> None:
         ("end to end (triggers replay, SQLite)", e2e_cpu, f"{e2e_rss:.0f}"),
         ("end to end, --workers 2", two_cpu, f"{two_rss:.0f}"),
         *(
-            (f"end to end, --cluster (LocalCluster of 2), {how}", seconds, "")
+            (f"end to end, --cluster (2), {how}", seconds, "")
             for how, (seconds, _) in zip(("cold", "warm"), cluster or [], strict=False)
         ),
         ("engine alone (Engine.replay)", engine_cpu, ""),
