@@ -129,6 +129,14 @@ def test_an_unreachable_scheduler_is_reported_by_address(
     assert isinstance(result.exception, SystemExit)
     assert result.stderr.startswith(f"error: cannot reach the Dask scheduler at {address}: ")
     assert "Traceback" not in result.output
+    malformed = CliRunner().invoke(
+        cli, ["replay", str(CORPUS[0]), "--store", store_url, "--cluster", "scheduler"]
+    )
+    assert malformed.exit_code == 1
+    assert malformed.stderr == (
+        "error: 'scheduler' is not a Dask scheduler address (tcp://HOST:PORT):"
+        " missing port number in address 'scheduler'\n"
+    )
 
 
 def test_cluster_and_workers_are_one_or_the_other(store_url: str) -> None:

@@ -156,7 +156,18 @@ def _require_dask(address: str) -> None:
 
 def _connect(address: str, timeout: float) -> Client:
     from distributed import Client  # noqa: PLC0415 -- see _require_dask
+    from distributed.comm.addressing import parse_address, parse_host_port  # noqa: PLC0415
+    from distributed.comm.registry import get_backend  # noqa: PLC0415
 
+    try:  # checked first: a Client that fails on its address hangs when collected
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as error:
+        raise ClusterError(
+            f"{address!r} is not a Dask scheduler address (tcp://HOST:PORT): {error}", address
+        ) from None
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except Exception as error:  # any failure to connect: a bad address, refused, timed out
