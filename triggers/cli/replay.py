@@ -121,10 +121,12 @@ class _JsonArray:
     "--cluster",
     "cluster",
     envvar="TRIGGERS_CLUSTER",
+    show_envvar=True,
     metavar="ADDRESS",
-    help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786; default:"
-    " $TRIGGERS_CLUSTER, unless --workers is given); this process still stores the alerts."
-    " Needs the cluster extra: pip install 'risk-triggers[cluster]'.",
+    help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) instead"
+    " of in worker processes; this process still stores the alerts. Not with --workers"
+    " (which overrides the env var). Needs the cluster extra: pip install"
+    " 'risk-triggers[cluster]'.",
 )
 @click.pass_context
 def replay(
