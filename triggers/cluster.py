@@ -264,7 +264,11 @@ class _Run:
         self.rule_files = tuple(zip(rules.files, rules.texts, strict=True))
         self.abort = os.environ.get(ABORT_ENV) or None
         threads = max(1, sum(client.nthreads().values()))
-        self.size = batch or max(1, min(_MAX_BATCH, math.ceil(len(files) / (threads * 8))))
+        self.size = (
+            max(1, batch)
+            if batch
+            else max(1, min(_MAX_BATCH, math.ceil(len(files) / (threads * 8))))
+        )
         self.in_flight = threads * _IN_FLIGHT
         self.ahead = self.in_flight * self.size * 2
         self.next = 0  # the first file not yet sent
@@ -275,7 +279,7 @@ class _Run:
         self.keys = itertools.count()
 
     def run(self) -> Iterator[FileReplay]:
-        from distributed import as_completed  # noqa: PLC0415 -- see _require_dask
+        from distributed import CancelledError, as_completed  # noqa: PLC0415 -- see _require_dask
 
         running: dict[Future[list[_Outcome]], _Batch] = {}
         completed = as_completed(loop=self.client.loop)
@@ -290,9 +294,7 @@ class _Run:
                         future = next(completed)
                         self._receive(future, running.pop(future))
                         future.release()
-                except TriggersError:
-                    raise
-                except Exception as error:  # the connection, the scheduler: Dask's own
+                except (OSError, TimeoutError, CancelledError) as error:  # the connection
                     raise ClusterError(
                         f"lost the Dask scheduler at {self.address}: {type(error).__name__}:"
                         f" {error}",
