@@ -4,7 +4,9 @@ Replays a corpus of chronology files four ways and prints one table:
 
 - end to end: `triggers replay FILES --format json` on a new SQLite store, in a
   process of its own (reading, validation, rules, store, output), its CPU time
-  and peak memory;
+  and peak memory; with `--workers 1`, `--workers 2`, and `--cluster` on a Dask
+  LocalCluster of 2 worker processes of one thread started here (run twice: cold,
+  the workers' first replay importing and compiling, then warm);
 - the engine alone: the same cases already read, through `Engine.replay`;
 - raw durable_rules: the exact calls the engine made to durable_rules during that
   run (captured), made again on a fresh host, with nothing else around them: the
@@ -18,6 +20,7 @@ Run:  python benchmarks/replay.py CORPUS_DIR [--cases N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import subprocess
@@ -38,14 +41,14 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def end_to_end(files: list[Path], workers: int) -> tuple[float, float, float]:
+def end_to_end(files: list[Path], *options: str) -> tuple[float, float, float]:
     """CPU seconds (with the workers'), wall seconds and peak RSS (MiB, the largest
-    process) of `triggers replay --workers N` over the files, run as a child."""
+    process) of `triggers replay OPTIONS` over the files, run as a child."""
     with tempfile.TemporaryDirectory() as folder:
         store = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
         code = "from triggers.cli import main; main()"
         command = [sys.executable, "-c", code, "replay", *map(str, files)]
-        command += ["--store", store, "--format", "json", "--workers", str(workers)]
+        command += ["--store", store, "--format", "json", *options]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -53,6 +56,35 @@ def end_to_end(files: list[Path], workers: int) -> tuple[float, float, float]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, wall, after.ru_maxrss / 1024
+
+
+def on_cluster(files: list[Path]) -> list[tuple[float, float]] | None:
+    """(CPU seconds of the client, the workers and the scheduler; wall seconds) of
+    `triggers replay --cluster` on a LocalCluster of 2 started here: a cold run, then a
+    warm one. None without Dask."""
+    try:
+        import psutil  # noqa: PLC0415 -- the cluster extra, optional
+        from distributed import LocalCluster  # noqa: PLC0415
+    except ImportError:
+        return None
+
+    def workers_cpu() -> float:
+        total = 0.0
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                times = child.cpu_times()
+                total += times.user + times.system
+        return total
+
+    runs = []
+    with LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        for _ in range(2):
+            before = workers_cpu() + cpu()
+            client, wall, _ = end_to_end(files, "--cluster", cluster.scheduler_address)
+            runs.append((client + workers_cpu() + cpu() - before, wall))
+    return runs
 
 
 class _RecordingHost(DurableHost):
@@ -90,8 +122,9 @@ def main() -> None:
     files = files[: args.cases] if args.cases else files
     rules = load_rules()
 
-    e2e_cpu, e2e_wall, e2e_rss = end_to_end(files, 1)
-    two_cpu, two_wall, two_rss = end_to_end(files, 2)
+    e2e_cpu, e2e_wall, e2e_rss = end_to_end(files, "--workers", "1")
+    two_cpu, two_wall, two_rss = end_to_end(files, "--workers", "2")
+    cluster = on_cluster(files)
     cases: list[Chronology] = [case for file in files for case in load_chronologies(file)]
     events = sum(len(case.events) for case in cases)
 
@@ -124,6 +157,10 @@ def main() -> None:
     rows = [
         ("end to end (triggers replay, SQLite)", e2e_cpu, f"{e2e_rss:.0f}"),
         ("end to end, --workers 2", two_cpu, f"{two_rss:.0f}"),
+        *(
+            (f"end to end, --cluster (2), {how}", seconds, "")
+            for how, (seconds, _) in zip(("cold", "warm"), cluster or [], strict=False)
+        ),
         ("engine alone (Engine.replay)", engine_cpu, ""),
         ("raw durable_rules (captured calls)", raw_cpu, ""),
         ("reference evaluator", reference_cpu, ""),
@@ -139,6 +176,12 @@ def main() -> None:
         f"wall: --workers 1 {e2e_wall:.1f} s, --workers 2 {two_wall:.1f} s"
         f" ({e2e_wall / two_wall:.2f} times as fast)"
     )
+    if cluster:
+        print(
+            f"wall: --cluster, LocalCluster of 2: cold {cluster[0][1]:.1f} s"
+            f" ({e2e_wall / cluster[0][1]:.2f} times --workers 1), warm {cluster[1][1]:.1f} s"
+            f" ({e2e_wall / cluster[1][1]:.2f} times)"
+        )
     print(f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
 
 

@@ -41,6 +41,7 @@ def test_public_api_is_exported_and_sorted() -> None:
 #: internal (a leading underscore) or re-exported by `triggers` itself.
 PUBLIC_MODULES = {
     "cli",
+    "cluster",
     "engine",
     "errors",
     "generate",
@@ -90,7 +91,7 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 
 
 # Which layers each layer may import: models → reading → generate → rules → engine → ruletests
-# → store → pipeline → cli.
+# → parallel → cluster → store → pipeline → cli.
 LAYERS = [
     "errors",
     "_lazy",
@@ -102,6 +103,7 @@ LAYERS = [
     "engine",
     "ruletests",
     "parallel",
+    "cluster",
     "store",
     "pipeline",
     "cli",
@@ -114,10 +116,12 @@ THIRD_PARTY = {
     "alembic": ("store/", "migrations/"),
     "click": ("cli/",),
     "rich": ("cli/",),
+    "dask": ("cluster.py",),
+    "distributed": ("cluster.py",),
 }
 #: Imports a layer may not make although they are below it: the rule language knows no
 #: engine, and the store only stores (orchestration is the pipeline's).
-FORBIDDEN = {"rules": {"engine"}, "store": {"engine", "ruletests", "parallel"}}
+FORBIDDEN = {"rules": {"engine"}, "store": {"engine", "ruletests", "parallel", "cluster"}}
 #: Folders that belong to a layer: the store's schema migrations.
 PART_OF = {"migrations": "store"}
 
@@ -259,5 +263,12 @@ def test_commands_without_the_store_start_without_its_libraries(command: list[st
     assert result.returncode == 0, result.stderr
     imported = set(result.stderr.split())
     assert "triggers.cli" in imported
-    for heavy in ("sqlalchemy", "alembic", "triggers.engine.explain", "triggers.store.store"):
+    for heavy in (
+        "sqlalchemy",
+        "alembic",
+        "triggers.engine.explain",
+        "triggers.store.store",
+        "dask",
+        "distributed",
+    ):
         assert heavy not in imported, f"triggers {' '.join(command)} imports {heavy}"

@@ -23,6 +23,7 @@ from triggers.engine import Backend, CaseResult, Engine, ReferenceEngine, load_r
 from triggers.errors import (
     ActionError,
     ChronologyError,
+    ClusterError,
     EngineError,
     InputError,
     LifecycleError,
@@ -86,6 +87,7 @@ __all__ = [
     "CaseState",
     "Chronology",
     "ChronologyError",
+    "ClusterError",
     "CompiledRule",
     "CompiledRuleSet",
     "Engine",

@@ -7,6 +7,7 @@ TriggersError
 │   └── RuleTestError     a rule test file (*.test.yaml)
 ├── EngineError           the rule engine failed
 │   └── ActionError       a rule's action raised while being carried out
+├── ClusterError          a Dask cluster could not be used: Dask missing, unreachable, lost
 └── StoreError            the store could not be read or written
     ├── SchemaError       the database's schema is older or newer than this code
     ├── NotFoundError     no such alert, case or rule-set version in the store
@@ -24,6 +25,7 @@ from typing import Any
 __all__ = [
     "ActionError",
     "ChronologyError",
+    "ClusterError",
     "EngineError",
     "InputError",
     "LifecycleError",
@@ -114,6 +116,15 @@ class EngineError(TriggersError):
 
 class ActionError(EngineError):
     """A rule's action raised an exception; the case's results are incomplete and discarded."""
+
+
+class ClusterError(TriggersError):
+    """A Dask cluster could not be used: Dask is not installed, or the scheduler at
+    `address` could not be reached, had no workers, or was lost during the run."""
+
+    def __init__(self, message: str, address: str) -> None:
+        super().__init__(message)
+        self.address = address
 
 
 class StoreError(TriggersError):

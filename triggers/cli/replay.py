@@ -17,6 +17,7 @@ from rich.console import Console
 from triggers.cli.app import cli
 from triggers.cli.options import by_option, date, reason_option, rules_option, store_option
 from triggers.cli.render import progress, report_error, stderr, stdout, timeline
+from triggers.cluster import replay_on_cluster
 from triggers.engine import Engine, load_rules
 from triggers.errors import TriggersError
 from triggers.models import Alert
@@ -116,7 +117,20 @@ class _JsonArray:
     metavar="N",
     help="Replay in N worker processes (default: one per CPU); 1 replays in this process.",
 )
+@click.option(
+    "--cluster",
+    "cluster",
+    envvar="TRIGGERS_CLUSTER",
+    show_envvar=True,
+    metavar="ADDRESS",
+    help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) instead"
+    " of in worker processes; this process still stores the alerts. Not with --workers"
+    " (which overrides the env var). Needs the cluster extra: pip install"
+    " 'risk-triggers[cluster]'.",
+)
+@click.pass_context
 def replay(
+    ctx: click.Context,
     *,
     paths: Sequence[str],
     rules_path: str | None,
@@ -126,18 +140,24 @@ def replay(
     until: datetime | None,
     output: str,
     workers: int | None,
+    cluster: str | None,
 ) -> None:
     """Replay case chronologies and show the alerts the rules raise.
 
     Each PATH is a chronology file (.yaml, .yml, .json, or .jsonl with one event a
     line), a directory (its chronology files, below it, in name order) or a quoted
     glob pattern ('cases/**/*.yaml'). Events are evaluated in order of their time.
-    Files are replayed in worker processes and stored by this one, in the order
-    given; a worker that crashes is replaced and its file tried once more. Events and
+    Files are replayed in worker processes (or on a Dask cluster, --cluster) and
+    stored by this one, in the order given; a worker that crashes is replaced and
+    its file tried once more. Events and
     alerts are stored; replaying a file again adds nothing already stored. A file
     with errors is reported and skipped; the others are still processed. Exits 1 if
     any file failed.
     """
+    if cluster and workers is not None:
+        if ctx.get_parameter_source("cluster") is not click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError("give --cluster or --workers, not both")
+        cluster = None  # --workers given here wins over $TRIGGERS_CLUSTER
     err = stderr()
     rules = load_rules(rules_path)
     files = chronology_files(paths)
@@ -167,7 +187,11 @@ def replay(
                 out.print(timeline(result))
 
     with open_store(store, by) as database, ExitStack() as batch:
-        outcomes = replay_files(files, rules, until=until, workers=workers or os.cpu_count() or 1)
+        outcomes = (
+            replay_on_cluster(files, rules, until=until, address=cluster)
+            if cluster
+            else replay_files(files, rules, until=until, workers=workers or os.cpu_count() or 1)
+        )
         failed = _each_file(enumerate(outcomes), len(files), "replaying", err, store_file)
     if array is not None:
         array.close()
