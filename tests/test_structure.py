@@ -44,6 +44,7 @@ PUBLIC_MODULES = {
     "engine",
     "errors",
     "generate",
+    "limits",
     "models",
     "parallel",
     "pipeline",
@@ -92,6 +93,7 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 # Which layers each layer may import: models → reading → generate → rules → engine → ruletests
 # → store → pipeline → cli.
 LAYERS = [
+    "limits",
     "errors",
     "_lazy",
     "_yaml",
