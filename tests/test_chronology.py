@@ -173,12 +173,12 @@ def test_yaml_errors_name_file_line_and_column(tmp_path: Path, text: str, expect
     assert messages(caught.value) == [f"{path}:{expected}"]
 
 
-def test_json_errors_name_the_event_index() -> None:
+def test_json_errors_name_the_event_index_line_and_column() -> None:
     text = '{"case": "c", "events": [{"at": "2011-01-01", "type": "arrest", "offence": "x"}]}'
     with pytest.raises(ChronologyError) as caught:
         parse_chronology(text, "feed.json")
     assert messages(caught.value) == [
-        "feed.json: events[0]: missing required field 'category' for event type 'arrest'"
+        "feed.json:1:26: events[0]: missing required field 'category' for event type 'arrest'"
     ]
 
 
@@ -335,7 +335,7 @@ def test_a_derived_id_taken_by_an_explicit_one_is_reported(tmp_path: Path) -> No
     with pytest.raises(ChronologyError) as caught:
         load_chronologies(path)
     assert messages(caught.value) == [
-        f"{path}: events[2].id: event id {taken!r} is already used by events[1]"
+        f"{path}:1:181: events[2].id: event id {taken!r} is already used by events[1]"
     ]
 
 

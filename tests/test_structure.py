@@ -97,6 +97,7 @@ LAYERS = [
     "errors",
     "_lazy",
     "_yaml",
+    "_json",
     "models",
     "reading",
     "generate",

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from triggers._json import JsonLocated
 from triggers._yaml import (
     KeyPath,
     Located,
@@ -245,9 +246,11 @@ def _kind(value: Any) -> str:
 def _document(file: str, raw: Any, located: Located | None, at: KeyPath = ()) -> Chronology:
     """One case from a YAML or JSON document; raises `ChronologyError` with every problem."""
     reader = _Reader(file, located, at)
-    if located is None and (deep := _too_deep(raw)) is not None:  # YAML's reader checks its own
-        reader.add(deep, _TOO_DEEP)
-        raise ChronologyError(reader.problems)
+    if not isinstance(located, Located) or isinstance(located, JsonLocated):
+        deep = _too_deep(raw)  # YAML's reader has checked its own
+        if deep is not None:
+            reader.add(deep[:3], _TOO_DEEP)
+            raise ChronologyError(reader.problems)
     header = reader.header(raw)
     if header is None:  # the reader has said why
         raise ChronologyError(reader.problems)
@@ -336,7 +339,7 @@ def _record(reader: _Reader, line: str, path: KeyPath, number: int) -> dict[str,
         return None
     deep = _too_deep(record)
     if deep is not None:
-        reader.add((*path, *deep), _TOO_DEEP, line=number)
+        reader.add((*path, *deep[:1]), _TOO_DEEP, line=number)
         return None
     return record
 
@@ -363,7 +366,7 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
             raise ChronologyError(
                 [Problem(file, "", f"invalid JSON: {error.msg}", error.lineno, error.colno)]
             ) from None
-        return [_document(file, raw, None)]
+        return [_document(file, raw, JsonLocated(raw, text=text))]
     if kind in (".yaml", ".yml"):
         located, problems = load_yaml(text, file)
         if problems:
