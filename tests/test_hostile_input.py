@@ -6,6 +6,7 @@ it. Large inputs are generated here; tests/data/hostile/ holds small regression 
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 import sys
@@ -15,7 +16,6 @@ import pytest
 from click.testing import CliRunner
 
 import triggers._yaml as yamlmap
-import triggers.errors
 import triggers.reading
 from tests.conftest import MR_A, ROOT
 from triggers import ChronologyError, RuleFileError, Store, load_chronologies, parse_chronology
@@ -254,7 +254,10 @@ def test_jsonl_limits_on_events_per_case_and_per_file(monkeypatch: pytest.Monkey
     monkeypatch.setattr(triggers.reading, "MAX_EVENTS_PER_CASE", 2)
     monkeypatch.setattr(triggers.reading, "MAX_EVENTS_PER_FILE", 4)
     line = '{{"case": "{}", "at": "2011-01-0{}", "type": "strategy_meeting"}}\n'
-    text = "".join(line.format(case, day) for case, day in ["a1", "a2", "a3", "b4", "b5", "b6"])
+    text = "".join(
+        line.format(case, day)
+        for case, day in [("a", 1), ("a", 2), ("a", 3), ("b", 4), ("b", 5), ("b", 6)]
+    )
     assert refused(text, "feed.jsonl") == [
         "feed.jsonl:3: events[2]: more than 2 events for case 'a': a case may hold at most 2",
         "feed.jsonl:5: events[4]: more than 4 events: a file may hold at most 4; split it",
@@ -288,7 +291,7 @@ def test_suggestions_are_only_sought_for_short_words(monkeypatch: pytest.MonkeyP
     def never(*_: object, **__: object) -> None:
         raise AssertionError("a long word was compared")
 
-    monkeypatch.setattr(triggers.errors.difflib, "get_close_matches", never)
+    monkeypatch.setattr(difflib, "get_close_matches", never)
     name = "x" * TEN_MB
     first = '{"case": "c", "events": [{"at": "2011-01-01", "type": "'
     second = '{"at": "2011-01-01", "type": "strategy_meeting", "'
