@@ -174,7 +174,11 @@ def _strict_int(value: Any) -> Any:
 
 EventTime = Annotated[datetime, BeforeValidator(parse_time)]
 #: A moment in a chronology: an `EventTime` from `EARLIEST` to `LATEST`.
-ChronologyTime = Annotated[datetime, BeforeValidator(_chronology_time)]
+ChronologyTime = Annotated[
+    datetime,
+    BeforeValidator(_chronology_time),
+    Field(description="an ISO 8601 date or date-time from 1900-01-01 to 2200-12-31 (UTC)"),
+]
 #: Whole numbers stay exact in every evaluator (the rule engine keeps 64-bit numbers,
 #: JSON readers doubles): at most 2**53 - 1.
 MAX_WHOLE = 2**53 - 1
