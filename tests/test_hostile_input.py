@@ -169,11 +169,11 @@ def test_a_ten_megabyte_case_id_is_refused_in_every_format(tmp_path: Path) -> No
         assert messages(caught.value) == [f"{path}:{expected[path.name]}"]
 
 
-def test_a_ten_megabyte_case_id_never_reaches_the_engine(tmp_path: Path) -> None:
+def test_a_ten_megabyte_case_id_never_reaches_the_engine(tmp_path: Path, store_url: str) -> None:
     # In a subprocess: durable_rules crashes the process on a huge session id, and a
     # regression must fail this test rather than kill the test run.
     files = [str(path) for path in _ten_mb_case(tmp_path)]
-    store = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    store = store_url
     command = "from triggers.cli import main; main()"
     run = subprocess.run(
         [sys.executable, "-c", command, "replay", *files, "--store", store, "--by", "t"],

@@ -85,7 +85,7 @@ class _Reader(ProblemCollector):
         fields = tuple(str(part) for part in detail["loc"][1:])
         field_path = (*path, *fields)
         name = ".".join(fields)
-        if kind == "missing":  # the name is the model's own
+        if kind == "missing":
             self.add(
                 path, f"missing required field {name!r} for event type {event_type!r}", line=line
             )
