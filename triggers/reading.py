@@ -216,25 +216,45 @@ _TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep: a chronology needs only 
 
 def _too_deep(data: Any) -> KeyPath | None:
     """The key path of a value nested deeper than `MAX_DEPTH`, if there is one."""
+    if not _deeper_than_allowed(data):
+        return None
+    path: KeyPath = ()
+    value = data
+    while len(path) <= MAX_DEPTH:  # down the first branch that is too deep
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, item in items:
+            if _is_container(item) and _deeper_than_allowed(item, len(path) + 1):
+                path, value = (*path, str(key) if isinstance(value, Mapping) else key), item
+                break
+    return path
+
+
+#: Types that hold nothing: most values, passed over without asking whether they do.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, Mapping | list | tuple)
+
+
+def _deeper_than_allowed(data: Any, depth: int = 0) -> bool:
+    """Whether a container in `data`, itself at `depth`, is deeper than `MAX_DEPTH`."""
     seen: set[int] = set()  # Python data may share (or even contain) its own parts
-    stack: list[tuple[KeyPath, Any]] = [((), data)]
+    stack = [(data, depth)] if _is_container(data) else []
     while stack:
-        path, value = stack.pop()
-        if isinstance(value, Mapping):
-            items: Iterable[tuple[str | int, Any]] = ((str(k), v) for k, v in value.items())
-        elif isinstance(value, list | tuple):
-            items = enumerate(value)
-        else:
-            continue
-        if len(path) > MAX_DEPTH:
-            return path
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
         if id(value) in seen:
             continue
         seen.add(id(value))
+        children = value.values() if isinstance(value, Mapping) else value
         stack.extend(
-            ((*path, key), item) for key, item in items if isinstance(item, Mapping | list | tuple)
+            (child, depth + 1)
+            for child in children
+            if type(child) not in _SCALARS and _is_container(child)
         )
-    return None
+    return False
 
 
 def _kind(value: Any) -> str:
