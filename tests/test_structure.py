@@ -45,6 +45,7 @@ PUBLIC_MODULES = {
     "engine",
     "errors",
     "generate",
+    "limits",
     "models",
     "parallel",
     "pipeline",
@@ -93,9 +94,11 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 # Which layers each layer may import: models → reading → generate → rules → engine → ruletests
 # → parallel → cluster → store → pipeline → cli.
 LAYERS = [
+    "limits",
     "errors",
     "_lazy",
     "_yaml",
+    "_json",
     "models",
     "reading",
     "generate",

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, cast
 import yaml
 
 from triggers.errors import InputError, Problem
+from triggers.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_YAML_VALUES
 
 __all__ = [
     "KeyPath",
@@ -29,7 +30,9 @@ __all__ = [
     "ProblemCollector",
     "format_key_path",
     "load_yaml",
+    "read_text",
     "read_yaml_file",
+    "too_big",
 ]
 
 KeyPath = tuple[str | int, ...]
@@ -170,8 +173,13 @@ def format_key_path(path: KeyPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else part
+            name = part if len(part) <= _LONGEST_KEY else f"{part[:_LONGEST_KEY]}…"
+            text += f".{name}" if text else name
     return text
+
+
+#: Characters of a key shown in a key path: a hostile key may be megabytes long.
+_LONGEST_KEY = 60
 
 
 def _mark(node: yaml.Node) -> Position:
@@ -181,9 +189,20 @@ def _mark(node: yaml.Node) -> Position:
 _STR = "tag:yaml.org,2002:str"
 
 
+class _TooLarge(Exception):  # noqa: N818 -- a signal inside the builder, never raised out of it
+    """The document, built so far, holds more than `MAX_YAML_VALUES` values."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep: a chronology or rule file needs only a few"
+
+
 class _Builder:
     """Plain values from a node tree, with a problem for whatever a person should not
-    have written (duplicate keys, tags, an alias inside itself)."""
+    have written (duplicate keys, tags, an alias inside itself, nesting deeper than
+    `MAX_DEPTH`, more than `MAX_YAML_VALUES` values once aliases are expanded)."""
 
     def __init__(self, loader: yaml.SafeLoader | yaml.CSafeLoader, file: str) -> None:
         self.loader = loader
@@ -194,6 +213,9 @@ class _Builder:
         # would otherwise take exponential time) and refuse an alias inside itself.
         self._built: dict[int, Any] = {}
         self._open: set[int] = set()
+        # Values below each built mapping or list, its aliases expanded: what code
+        # walking the data would meet, counted once per node.
+        self._sizes: dict[int, int] = {}
 
     def problem(self, node: yaml.Node, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(self.file, format_key_path(path), message, *_line_col(node)))
@@ -206,13 +228,22 @@ class _Builder:
         if id(node) in self._open:
             self.problem(node, path, "an alias refers to the mapping or list that contains it")
             return None
+        if len(path) > MAX_DEPTH:
+            self.problem(node, path, _TOO_DEEP)
+            return None
         self._open.add(id(node))
         if isinstance(node, yaml.MappingNode):
             value: Any = self._mapping(node, path)
+            children = [n for pair in node.value for n in pair]
         else:
             value = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            children = node.value
         self._open.discard(id(node))
         self._built[id(node)] = value
+        size = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+        if size > MAX_YAML_VALUES:
+            raise _TooLarge(node)
+        self._sizes[id(node)] = size
         return value
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
@@ -267,25 +298,54 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
     libyaml's parser reads a file first; a file it finds any problem in is read
     again by PyYAML's own, whose messages and positions the problems report.
     """
-    fast = _load_with_libyaml(text, file)
+    try:
+        fast = _load_with_libyaml(text, file)
+    except _TooLarge as error:
+        return Located(None), [_too_large(error, file)]
     if fast is not None:
         return fast, []
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _PreciseLoader(text)
     except yaml.reader.ReaderError as error:
         return Located(None), [_reader_problem(error, text, file)]
     try:
         try:
             node = loader.get_single_node()
+        except _TooDeep as error:
+            return Located(None), [Problem(file, "", _TOO_DEEP, *_line_col(error.node))]
         except yaml.MarkedYAMLError as error:
             return Located(None), [_syntax_problem(error, text, file)]
         except yaml.YAMLError as error:
             return Located(None), [Problem(file, "", f"YAML syntax error: {error}")]
         return _located(node, loader, file)
-    except RecursionError:
+    except _TooLarge as error:
+        return Located(None), [_too_large(error, file)]
+    except RecursionError:  # MAX_DEPTH keeps well within Python's; kept as a safety net
         return Located(None), [Problem(file, "", "the YAML is nested too deeply to read")]
     finally:
         loader.dispose()
+
+
+class _TooDeep(Exception):  # noqa: N818 -- a signal inside the composer
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+class _PreciseLoader(yaml.SafeLoader):
+    """PyYAML's own loader, refusing nesting deeper than `MAX_DEPTH` as it composes the
+    node tree (its composer recurses, and would meet Python's recursion limit)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:  # the root is at depth 1, its key path empty
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _TooDeep(yaml.ScalarNode("", "", event.start_mark, event.end_mark))
+            return cast(yaml.Node, super().compose_node(parent, index))
+        finally:
+            self._depth -= 1
 
 
 #: What libyaml reads differently from PyYAML's own reader: tabs (it accepts some that
@@ -317,7 +377,11 @@ _CACHED_TAGS = 4096
 
 def _load_with_libyaml(text: str, file: str) -> Located | None:
     """The data with positions, read by libyaml's C parser; None if it meets any problem,
-    or if the text has what libyaml reads differently (then the precise reader reads it)."""
+    or if the text has what libyaml reads differently (then the precise reader reads it).
+
+    A document too large once its aliases are expanded raises `_TooLarge`: reading
+    it again precisely would only take longer to say so.
+    """
     if not yaml.__with_libyaml__ or _NOT_FOR_LIBYAML.search(text):
         return None
     try:
@@ -326,6 +390,8 @@ def _load_with_libyaml(text: str, file: str) -> Located | None:
         return None
     try:
         located, problems = _located(loader.get_single_node(), loader, file)
+    except _TooLarge:
+        raise
     except Exception:  # as above
         return None
     finally:
@@ -344,18 +410,69 @@ def _located(
     return Located(data, node), builder.problems
 
 
+def _too_large(error: _TooLarge, file: str) -> Problem:
+    message = (
+        f"this document holds more than {MAX_YAML_VALUES:,} values once its aliases"
+        " (*name) are expanded: write the values out, or use fewer aliases"
+    )
+    return Problem(file, "", message, *_line_col(error.node))
+
+
 def read_yaml_file(path: str | Path, kind: str) -> tuple[str, Located, list[Problem]]:
     """Read and parse a YAML file: its text, the data with positions, and any problems.
 
     A file that cannot be read is one problem, naming it as a `kind` ("rule file").
     """
+    text = read_text(path, kind)
+    if isinstance(text, Problem):
+        return "", Located(None), [text]
+    located, problems = load_yaml(text, str(path))
+    return text, located, problems
+
+
+def read_text(path: str | Path, kind: str) -> str | Problem:
+    """A file's text, or the problem that stops it being read: missing, larger than
+    `MAX_FILE_BYTES` (found before reading it), not UTF-8 (at the line and column of
+    the first bad byte). `kind` names the file in messages ("chronology file")."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return "", Located(None), [Problem(file, "", f"cannot read the {kind}: {error}")]
-    located, problems = load_yaml(text, file)
-    return text, located, problems
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return Problem(file, "", "file not found")
+    except IsADirectoryError:
+        return Problem(file, "", f"is a directory, not a {kind}")
+    except OSError as error:
+        return Problem(file, "", f"cannot read the {kind}: {error.strerror}")
+    if len(data) > MAX_FILE_BYTES:
+        return Problem(file, "", too_big(Path(path).stat().st_size, "bytes"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _not_utf8(error, data, file)
+
+
+def too_big(size: int, unit: str) -> str:
+    """The message for input of `size` `unit` (bytes, characters), over `MAX_FILE_BYTES`."""
+    return (
+        f"too large: {size:,} {unit}; a file may hold at most {MAX_FILE_BYTES:,} bytes"
+        f" ({MAX_FILE_BYTES // 2**20} MiB): split it"
+    )
+
+
+def _not_utf8(error: UnicodeDecodeError, data: bytes, file: str) -> Problem:
+    """Where the first byte that is not UTF-8 is, by line and column (in characters)."""
+    start = data.rfind(b"\n", 0, error.start) + 1
+    line = data.count(b"\n", 0, error.start) + 1
+    column = len(data[start : error.start].decode("utf-8", errors="replace")) + 1
+    return Problem(
+        file,
+        "",
+        f"not UTF-8 text: byte 0x{data[error.start]:02X} at byte offset {error.start:,}"
+        f" ({error.reason}): save the file as UTF-8",
+        line,
+        column,
+    )
 
 
 def _reader_problem(error: yaml.reader.ReaderError, text: str, file: str) -> Problem:

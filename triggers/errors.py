@@ -18,9 +18,12 @@ TriggersError
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from triggers.limits import MAX_SUGGESTED_LENGTH
 
 __all__ = [
     "ActionError",
@@ -37,6 +40,7 @@ __all__ = [
     "SchemaError",
     "StoreError",
     "TriggersError",
+    "shown",
     "suggest",
 ]
 
@@ -142,9 +146,30 @@ def _rebuild(
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """The closest of `choices` to a misspelt `word`, if one is close enough."""
+    """The closest of `choices` to a misspelt `word`, if one is close enough.
+
+    Only words up to `MAX_SUGGESTED_LENGTH` characters are compared: matching takes
+    time that grows with the square of the word's length.
+    """
+    if len(word) > MAX_SUGGESTED_LENGTH:
+        return None
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """`value`'s repr for a message, cut short: input may be megabytes long or, through
+    YAML aliases, a structure that would print as far more."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    return _SHORT.repr(value)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 60
 
 
 class SchemaError(StoreError):

@@ -16,10 +16,28 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from triggers._yaml import KeyPath, Located, ProblemCollector, format_key_path, load_yaml
-from triggers.errors import ChronologyError, Problem, suggest
+from triggers._json import JsonLocated
+from triggers._yaml import (
+    KeyPath,
+    Located,
+    ProblemCollector,
+    format_key_path,
+    load_yaml,
+    read_text,
+    too_big,
+)
+from triggers.errors import ChronologyError, Problem, shown, suggest
+from triggers.limits import (
+    MAX_DEPTH,
+    MAX_EVENTS_PER_CASE,
+    MAX_EVENTS_PER_FILE,
+    MAX_FILE_BYTES,
+    MAX_ID_LENGTH,
+    MAX_OUTCOMES_PER_CASE,
+    MAX_TEXT_LENGTH,
+)
 from triggers.models.chronology import Chronology, Outcome, with_event_ids
-from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapter
+from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, check_text, event_adapter
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",
@@ -58,7 +76,7 @@ class _Reader(ProblemCollector):
             given = raw.get("type")
             self.add(
                 (*path, "type"),
-                f"unknown event type {given!r}",
+                f"unknown event type {shown(given)}",
                 suggestion=suggest(str(given), EVENT_TYPES),
                 line=line,
             )
@@ -75,7 +93,7 @@ class _Reader(ProblemCollector):
             allowed = EVENT_MODELS[event_type].model_fields
             self.add(
                 field_path,
-                f"unknown field {name!r} for event type {event_type!r}",
+                f"unknown field {shown(name)} for event type {event_type!r}",
                 key=True,
                 suggestion=suggest(name, allowed),
                 line=line,
@@ -84,7 +102,7 @@ class _Reader(ProblemCollector):
             expected = detail.get("ctx", {}).get("expected", "")
             self.add(
                 field_path,
-                f"{detail['input']!r} is not allowed for {name!r}: expected {expected}",
+                f"{shown(detail['input'])} is not allowed for {name!r}: expected {expected}",
                 line=line,
             )
         elif kind == "value_error":
@@ -103,7 +121,7 @@ class _Reader(ProblemCollector):
             if key not in known:
                 self.add(
                     (key,),
-                    f"unknown top-level key {key!r}",
+                    f"unknown top-level key {shown(key)}",
                     key=True,
                     suggestion=suggest(str(key), known),
                 )
@@ -115,14 +133,40 @@ class _Reader(ProblemCollector):
                 ("case",),
                 "'case' must be text; quote an id that looks like a number, such as case: \"010\"",
             )
-        for key in ("title", "subject"):
-            if key in raw and raw[key] is not None and not isinstance(raw[key], str):
-                self.add((key,), f"{key!r} must be a string")
+        else:
+            self.text(case, ("case",), MAX_ID_LENGTH)
+        for key, limit in (("title", MAX_TEXT_LENGTH), ("subject", MAX_ID_LENGTH)):
+            if key in raw and raw[key] is not None:
+                if isinstance(raw[key], str):
+                    self.text(raw[key], (key,), limit)
+                else:
+                    self.add((key,), f"{key!r} must be a string")
         if "events" not in raw:
             self.add((), "missing required key 'events' (a list, which may be empty)")
         elif not isinstance(raw["events"], list):
             self.add(("events",), f"'events' must be a list, got {_kind(raw['events'])}")
-        return dict(raw)
+        # Too many to validate: said before any is read.
+        too_many = [
+            (key, len(raw[key]), limit)
+            for key, limit in (("events", MAX_EVENTS_PER_CASE), ("outcomes", MAX_OUTCOMES_PER_CASE))
+            if isinstance(raw.get(key), list) and len(raw[key]) > limit
+        ]
+        for key, count, limit in too_many:
+            self.add(
+                (key,),
+                f"{count:,} {key}: a case may hold at most {limit:,}; split the file",
+            )
+        return None if too_many else dict(raw)
+
+    def text(self, value: str, path: KeyPath, limit: int, line: int | None = None) -> bool:
+        """Whether `value` is short enough and holds only allowed characters; if not,
+        a problem at `path`."""
+        try:
+            check_text(value, limit)
+        except ValueError as error:
+            self.add(path, str(error), line=line)
+            return False
+        return True
 
     def outcomes(self, raw: Any) -> list[Any]:
         if raw is None:
@@ -167,6 +211,52 @@ def _json_limit(error: Exception) -> str:
     return str(error)
 
 
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep: a chronology needs only a few"
+
+
+def _too_deep(data: Any) -> KeyPath | None:
+    """The key path of a value nested deeper than `MAX_DEPTH`, if there is one."""
+    if not _deeper_than_allowed(data):
+        return None
+    path: KeyPath = ()
+    value = data
+    while len(path) <= MAX_DEPTH:  # down the first branch that is too deep
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, item in items:
+            if _is_container(item) and _deeper_than_allowed(item, len(path) + 1):
+                path, value = (*path, str(key) if isinstance(value, Mapping) else key), item
+                break
+    return path
+
+
+#: Types that hold nothing: most values, passed over without asking whether they do.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, Mapping | list | tuple)
+
+
+def _deeper_than_allowed(data: Any, depth: int = 0) -> bool:
+    """Whether a container in `data`, itself at `depth`, is deeper than `MAX_DEPTH`."""
+    seen: set[int] = set()  # Python data may share (or even contain) its own parts
+    stack = [(data, depth)] if _is_container(data) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        children = value.values() if isinstance(value, Mapping) else value
+        stack.extend(
+            (child, depth + 1)
+            for child in children
+            if type(child) not in _SCALARS and _is_container(child)
+        )
+    return False
+
+
 def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
         type(value), type(value).__name__
@@ -176,6 +266,11 @@ def _kind(value: Any) -> str:
 def _document(file: str, raw: Any, located: Located | None, at: KeyPath = ()) -> Chronology:
     """One case from a YAML or JSON document; raises `ChronologyError` with every problem."""
     reader = _Reader(file, located, at)
+    if not isinstance(located, Located) or isinstance(located, JsonLocated):
+        deep = _too_deep(raw)  # YAML's reader has checked its own
+        if deep is not None:
+            reader.add(deep[:3], _TOO_DEEP)
+            raise ChronologyError(reader.problems)
     header = reader.header(raw)
     if header is None:  # the reader has said why
         raise ChronologyError(reader.problems)
@@ -201,36 +296,72 @@ def _jsonl(file: str, text: str) -> list[Chronology]:
     """Cases from JSONL, one event a line; raises `ChronologyError` with every problem."""
     reader = _Reader(file, None)
     cases: dict[str, list[tuple[KeyPath, Event]]] = {}
+    counts: dict[str, int] = {}
     lines: dict[KeyPath, int] = {}
     index = -1
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: JSON text may hold U+2028 and others that splitlines() splits at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         index += 1
         path: KeyPath = ("events", index)
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as error:
-            if not isinstance(error, json.JSONDecodeError):
-                reader.add(path, f"invalid JSON: {_json_limit(error)}", line=number)
-                continue
-            reader.add(path, f"invalid JSON: {error.msg}", line=number, column=error.colno)
-            continue
-        if not isinstance(record, dict):
-            reader.add(path, f"each line must be a JSON object, got {_kind(record)}", line=number)
+        if index == MAX_EVENTS_PER_FILE:
+            reader.add(
+                path,
+                f"more than {MAX_EVENTS_PER_FILE:,} events: a file may hold at most"
+                f" {MAX_EVENTS_PER_FILE:,}; split it",
+                line=number,
+            )
+            break
+        record = _record(reader, line, path, number)
+        if record is None:
             continue
         case = record.pop("case", None)
         if not isinstance(case, str) or not case:
             reader.add(
                 path, "missing required field 'case' (each JSONL event names its case)", line=number
             )
+            case = None
+        elif not reader.text(case, (*path, "case"), MAX_ID_LENGTH, line=number):
+            case = None
+        elif counts.get(case, 0) == MAX_EVENTS_PER_CASE:
+            reader.add(
+                path,
+                f"more than {MAX_EVENTS_PER_CASE:,} events for case {case!r}: a case may hold"
+                f" at most {MAX_EVENTS_PER_CASE:,}",
+                line=number,
+            )
+        if case is not None:
+            counts[case] = counts.get(case, 0) + 1
+            if counts[case] > MAX_EVENTS_PER_CASE:
+                continue
         event = reader.event(record, path, line=number)
-        if event is not None and isinstance(case, str) and case:
+        if event is not None and case is not None:
             cases.setdefault(case, []).append((path, event))
             lines[path] = number
     identified = {case: reader.duplicate_ids(events, lines) for case, events in cases.items()}
     reader.raise_if_any(ChronologyError)
     return [Chronology(case=case, events=events) for case, events in identified.items()]
+
+
+def _record(reader: _Reader, line: str, path: KeyPath, number: int) -> dict[str, Any] | None:
+    """One JSONL line's object; None, with a problem at its line, if it is not one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        reader.add(path, f"invalid JSON: {error.msg}", line=number, column=error.colno)
+        return None
+    except (ValueError, RecursionError) as error:
+        reader.add(path, f"invalid JSON: {_json_limit(error)}", line=number)
+        return None
+    if not isinstance(record, dict):
+        reader.add(path, f"each line must be a JSON object, got {_kind(record)}", line=number)
+        return None
+    deep = _too_deep(record)
+    if deep is not None:
+        reader.add((*path, *deep[:1]), _TOO_DEEP, line=number)
+        return None
+    return record
 
 
 def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Chronology]:
@@ -240,6 +371,8 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
     Raises `ChronologyError` with every problem found.
     """
     kind = (suffix or Path(file).suffix).lower()
+    if len(text) > MAX_FILE_BYTES:  # characters: at least as many bytes
+        raise ChronologyError([Problem(file, "", too_big(len(text), "characters"))])
     if kind == ".jsonl":
         return _jsonl(file, text)
     if kind == ".json":
@@ -253,7 +386,7 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
             raise ChronologyError(
                 [Problem(file, "", f"invalid JSON: {error.msg}", error.lineno, error.colno)]
             ) from None
-        return [_document(file, raw, None)]
+        return [_document(file, raw, JsonLocated(raw, text=text))]
     if kind in (".yaml", ".yml"):
         located, problems = load_yaml(text, file)
         if problems:
@@ -323,16 +456,7 @@ def chronology_from_data(data: Any, source: str = "<data>") -> Chronology:
 def load_chronologies(path: str | Path) -> list[Chronology]:
     """Read a chronology file (YAML, JSON or JSONL); raises `ChronologyError` on any problem."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ChronologyError([Problem(file, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise ChronologyError(
-            [Problem(file, "", "is a directory, not a chronology file")]
-        ) from None
-    except UnicodeDecodeError as error:
-        raise ChronologyError([Problem(file, "", f"not UTF-8 text ({error.reason})")]) from None
-    except OSError as error:
-        raise ChronologyError([Problem(file, "", f"cannot read: {error.strerror}")]) from None
+    text = read_text(path, "chronology file")
+    if isinstance(text, Problem):
+        raise ChronologyError([text])
     return parse_chronology(text, file)

@@ -27,6 +27,7 @@ from triggers.engine.semantics import (
     within_after,
 )
 from triggers.errors import EngineError
+from triggers.limits import MAX_ID_LENGTH
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, Event
@@ -283,6 +284,13 @@ class Engine:
         The clock stops at the last event, or runs on to `until` (inclusive) so that
         deadlines after the last event can pass.
         """
+        # The case id is the rule engine's session id, and durable_rules crashes the
+        # process on a huge one: a chronology built without validation is refused here.
+        if not 0 < len(chronology.case) <= MAX_ID_LENGTH:
+            raise EngineError(
+                f"case id of {len(chronology.case):,} characters: a case id is 1 to"
+                f" {MAX_ID_LENGTH} characters"
+            )
         with self._loaded.case(chronology.case) as session:
             alerts = _CaseRun(self, chronology, session).run(chronology.moments(), until)
         return CaseResult(chronology, self.rules.version, tuple(alerts), self.rules, until)

@@ -11,11 +11,20 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triggers.models.events import BaseEvent, Event, EventTime, group_moments
+from triggers.limits import MAX_EVENTS_PER_CASE, MAX_OUTCOMES_PER_CASE
+from triggers.models.events import (
+    BaseEvent,
+    ChronologyTime,
+    Event,
+    Id,
+    Note,
+    Title,
+    group_moments,
+)
 
 __all__ = [
     "Chronology",
@@ -31,8 +40,8 @@ class Outcome(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    at: EventTime
-    note: str | None = None
+    at: ChronologyTime
+    note: Note | None = None
 
 
 def derive_event_id(event: BaseEvent, occurrence: int = 1) -> str:
@@ -66,11 +75,11 @@ class Chronology(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    case: str = Field(min_length=1)
-    title: str | None = None
-    subject: str | None = None
-    outcomes: tuple[Outcome, ...] = ()
-    events: tuple[Event, ...]
+    case: Id
+    title: Title | None = None
+    subject: Id | None = None
+    outcomes: Annotated[tuple[Outcome, ...], Field(max_length=MAX_OUTCOMES_PER_CASE)] = ()
+    events: Annotated[tuple[Event, ...], Field(max_length=MAX_EVENTS_PER_CASE)]
 
     @field_validator("events", mode="after")
     @classmethod

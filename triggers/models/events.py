@@ -7,11 +7,22 @@ start of that day, a date-time without an offset is UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
+
+from triggers.errors import shown
+from triggers.limits import (
+    EARLIEST,
+    LATEST,
+    MAX_ID_LENGTH,
+    MAX_LIST_ITEMS,
+    MAX_NOTE_LENGTH,
+    MAX_TEXT_LENGTH,
+)
 
 __all__ = [
     "EVENT_MODELS",
@@ -27,10 +38,12 @@ __all__ = [
     "Category",
     "ChildJoinedHouseholdEvent",
     "ChildMissingEvent",
+    "ChronologyTime",
     "CommunityConcernEvent",
     "ConferenceRefusedEvent",
     "ConvictionEvent",
     "Event",
+    "Id",
     "JoinReason",
     "MappaCategory",
     "MappaEndedEvent",
@@ -41,6 +54,7 @@ __all__ = [
     "MonitoringSoftwareFailureEvent",
     "NewPregnancyEvent",
     "NewRelationshipEvent",
+    "Note",
     "OffenderMovedAreaEvent",
     "PlanEndedEvent",
     "PlanKind",
@@ -52,7 +66,10 @@ __all__ = [
     "RiskAssessedEvent",
     "RiskLevel",
     "StrategyMeetingEvent",
+    "Text",
+    "Title",
     "Towards",
+    "check_text",
     "event_adapter",
     "group_moments",
     "parse_time",
@@ -89,19 +106,64 @@ def parse_time(value: Any) -> datetime:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(
-                f"invalid date {value!r}: expected an ISO 8601 date or date-time,"
+                f"invalid date {shown(value)}: expected an ISO 8601 date or date-time,"
                 " such as 2011-06-20 or 2011-06-20T14:30:00Z"
             ) from None
     else:
         raise ValueError(
-            f"invalid date {value!r}: expected an ISO 8601 date or date-time, such as 2011-06-20"
+            f"invalid date {shown(value)}: expected an ISO 8601 date or date-time,"
+            " such as 2011-06-20"
         )
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"invalid date {value!r}: out of range in UTC") from None
+        raise ValueError(f"invalid date {shown(value)}: out of range in UTC") from None
+
+
+def _chronology_time(value: Any) -> datetime:
+    moment = parse_time(value)
+    if not EARLIEST <= moment <= LATEST:
+        given = shown(value) if isinstance(value, str) else value.isoformat()
+        raise ValueError(
+            f"date {given} is outside the dates a chronology may hold:"
+            f" {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+        )
+    return moment
+
+
+#: C0 and C1 control characters other than tab and newline, and lone surrogates
+#: (which JSON's \ud800 escapes can make, and no encoder can write out).
+_BAD_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_text(value: str, limit: int) -> None:
+    """Raise `ValueError` for text longer than `limit` or holding a character it may not."""
+    if len(value) > limit:
+        raise ValueError(f"too long: {len(value):,} characters, at most {limit:,} are allowed")
+    bad = _BAD_CHARACTER.search(value)
+    if bad is None:
+        return
+    code, at = ord(bad.group()), bad.start() + 1
+    if 0xD800 <= code <= 0xDFFF:
+        raise ValueError(
+            f"contains U+{code:04X} (character {at:,}), a lone surrogate, which is not"
+            " valid Unicode: remove it"
+        )
+    raise ValueError(
+        f"contains the control character U+{code:04X} (character {at:,}): remove it;"
+        " tab and newline are the only control characters allowed"
+    )
+
+
+def _text(limit: int) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            check_text(value, limit)
+        return value
+
+    return check
 
 
 def _strict_int(value: Any) -> Any:
@@ -111,13 +173,27 @@ def _strict_int(value: Any) -> Any:
 
 
 EventTime = Annotated[datetime, BeforeValidator(parse_time)]
+#: A moment in a chronology: an `EventTime` from `EARLIEST` to `LATEST`.
+ChronologyTime = Annotated[
+    datetime,
+    BeforeValidator(_chronology_time),
+    Field(description="an ISO 8601 date or date-time from 1900-01-01 to 2200-12-31 (UTC)"),
+]
 #: Whole numbers stay exact in every evaluator (the rule engine keeps 64-bit numbers,
 #: JSON readers doubles): at most 2**53 - 1.
 MAX_WHOLE = 2**53 - 1
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=MAX_WHOLE)]
 MappaLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_strict_int)]
 MappaCategory = Annotated[Literal[1, 2, 3, 4], BeforeValidator(_strict_int)]
-Text = Annotated[str, Field(min_length=1)]
+#: Ids and names (case, subject, event id, source): the store keeps 200 characters.
+Id = Annotated[
+    str, BeforeValidator(_text(MAX_ID_LENGTH)), Field(min_length=1, max_length=MAX_ID_LENGTH)
+]
+Text = Annotated[
+    str, BeforeValidator(_text(MAX_TEXT_LENGTH)), Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+]
+Title = Annotated[str, BeforeValidator(_text(MAX_TEXT_LENGTH)), Field(max_length=MAX_TEXT_LENGTH)]
+Note = Annotated[str, BeforeValidator(_text(MAX_NOTE_LENGTH)), Field(max_length=MAX_NOTE_LENGTH)]
 
 
 def _type_required(schema: dict[str, Any]) -> None:
@@ -135,11 +211,11 @@ class BaseEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_type_required)
 
-    at: EventTime
-    source: Text | None = None
-    id: Text | None = None
-    recorded_at: EventTime | None = None
-    note: str | None = None
+    at: ChronologyTime
+    source: Id | None = None
+    id: Id | None = None
+    recorded_at: ChronologyTime | None = None
+    note: Note | None = None
 
     def fields(self) -> dict[str, Any]:
         """The type-specific fields that are set, as JSON-compatible values."""
@@ -224,7 +300,7 @@ class BailGrantedEvent(BaseEvent):
     """Bail with conditions."""
 
     type: Literal["bail_granted"] = "bail_granted"
-    conditions: tuple[Text, ...] | None = None
+    conditions: Annotated[tuple[Text, ...], Field(max_length=MAX_LIST_ITEMS)] | None = None
 
 
 class BailLapsedEvent(BaseEvent):

@@ -1,0 +1,53 @@
+"""The limits on every input, in one place; README "Limits on input" gives the reasons.
+
+Each is checked before any work that could grow with it starts: a file's size
+before it is read, a YAML document's nesting and expanded size while it is
+built, a case's events before they are validated, and every text and date by
+the models' own types, so that data from Python meets the same limits as files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "MAX_DEPTH",
+    "MAX_EVENTS_PER_CASE",
+    "MAX_EVENTS_PER_FILE",
+    "MAX_FILE_BYTES",
+    "MAX_ID_LENGTH",
+    "MAX_LIST_ITEMS",
+    "MAX_NOTE_LENGTH",
+    "MAX_OUTCOMES_PER_CASE",
+    "MAX_SUGGESTED_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "MAX_YAML_VALUES",
+]
+
+#: Bytes in one input file (chronology, rule file or rule test file).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Characters in an id or name: case id, subject, event id, source.
+MAX_ID_LENGTH = 200
+#: Characters in a title or an event's other text fields (offence, area, child, ...).
+MAX_TEXT_LENGTH = 1_000
+#: Characters in a note (an event's or an outcome's).
+MAX_NOTE_LENGTH = 10_000
+#: Items in a list inside an event (bail conditions).
+MAX_LIST_ITEMS = 100
+#: Events in one case.
+MAX_EVENTS_PER_CASE = 10_000
+#: Events in one file (a JSONL feed holds many cases).
+MAX_EVENTS_PER_FILE = 100_000
+#: Outcomes in one case.
+MAX_OUTCOMES_PER_CASE = 1_000
+#: Levels of nested mappings and lists in a YAML or JSON document.
+MAX_DEPTH = 64
+#: Values (scalars, mappings, lists) in a YAML document with every alias expanded.
+MAX_YAML_VALUES = 1_000_000
+#: The first and last moments an event, its recording or an outcome may have (UTC).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+#: Longest unknown word for which "did you mean" looks for a close match.
+MAX_SUGGESTED_LENGTH = 64
