@@ -107,7 +107,8 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    print(f"| {'reader':<10} | {'inputs':>7} | {'result':>7} | {'error':>7} | {'failed':>6} | {'slowest s':>9} | {'wall s':>7} |")
+    head = ("reader", "inputs", "result", "error", "failed", "slowest s", "wall s")
+    print("| " + " | ".join(f"{h:<10}" if i == 0 else f"{h:>7}" for i, h in enumerate(head)) + " |")
     print(f"|{'-' * 12}|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|{'-' * 7}:|{'-' * 10}:|{'-' * 8}:|")
     findings: Counter[str] = Counter()
     for reader in args.readers.split(","):
@@ -134,7 +135,7 @@ def main() -> None:
             flush=True,
         )
     for finding, times in findings.most_common(30):
-        print(f"{times:>5} × {finding}")
+        print(f"{times:>5} x {finding}")
     if failed:
         print(f"{failed} failing input(s) kept in {args.out}/")
     sys.exit(1 if failed else 0)

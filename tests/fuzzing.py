@@ -46,19 +46,31 @@ def set_huge(size: int) -> None:
     """Let fragments be strings of up to `size` characters."""
     _HUGE[0] = size
 
+
 #: Fragments that have broken readers before, as text.
 _FRAGMENTS: list[Callable[[random.Random], str]] = [
     lambda rng: "x" * rng.choice([300, 70_000, _HUGE[0]]),
-    lambda rng: "a: &a [" + ",".join(["x"] * 9) + "]\n"
-    + "".join(f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+    lambda rng: (
+        "a: &a ["
+        + ",".join(["x"] * 9)
+        + "]\n"
+        + "".join(
+            f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+    ),
     lambda rng: "[" * rng.choice([100, 5_000, 50_000]),
     lambda rng: "{a: " * rng.choice([100, 5_000]),
     lambda rng: rng.choice(["\x00", "\x1a", "\x1b[2J", "\x07", "\x85", "\u2028", "\ufeff", "\x7f"]),
     lambda rng: rng.choice(['"\\ud800"', "\\udfff", '"\\u0000"', "\udcff"]),
     lambda rng: rng.choice(["0001-01-01", "9999-12-31", "9999-12-31T23:59:59", "1900-01-01"]),
     lambda rng: rng.choice(["1e308", ".inf", "-.inf", ".nan", "1" * 5000, "-0", "0.00001"]),
-    lambda rng: rng.choice(["~", "null", "yes", "no", "on", "[]", "{}", "''", '""', "!!binary AA=="]),
-    lambda rng: rng.choice(["!!python/object:os.system x", "? a\n: b", "<<: *nothing", "*undefined"]),
+    lambda rng: rng.choice(
+        ["~", "null", "yes", "no", "on", "[]", "{}", "''", '""', "!!binary AA=="]
+    ),
+    lambda rng: rng.choice(
+        ["!!python/object:os.system x", "? a\n: b", "<<: *nothing", "*undefined"]
+    ),
     lambda rng: "[" + ", ".join(str(i) for i in range(rng.choice([600, 20_000]))) + "]",
     lambda rng: "\t",
     lambda rng: bytes([rng.randrange(128, 256)]).decode("latin-1"),
@@ -199,7 +211,10 @@ def seeds(reader: str) -> list[bytes]:
         return [(ROOT / "rules" / "core.yaml").read_bytes()]
     text = (ROOT / "rules" / "core.test.yaml").read_text()
     tests = text.split("\n  - name:")
-    return [(tests[0] + "\n  - name:" + "\n  - name:".join(tests[i : i + 3])).encode() for i in (1, 10, 30)]
+    return [
+        (tests[0] + "\n  - name:" + "\n  - name:".join(tests[i : i + 3])).encode()
+        for i in (1, 10, 30)
+    ]
 
 
 def _plain(path: Path) -> object:
@@ -228,5 +243,7 @@ def judge(reader: str, data: bytes, folder: Path, rules: CompiledRuleSet) -> Ver
     except RecursionError as error:
         return Verdict("traceback", f"RecursionError: {error}", time.perf_counter() - started)
     except Exception as error:  # every other exception is the finding
-        return Verdict("traceback", f"{type(error).__name__}: {error}"[:300], time.perf_counter() - started)
+        return Verdict(
+            "traceback", f"{type(error).__name__}: {error}"[:300], time.perf_counter() - started
+        )
     return Verdict("ok", "", time.perf_counter() - started)
