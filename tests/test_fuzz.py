@@ -22,6 +22,7 @@ from triggers import load_rules
 from triggers.cli import cli
 from triggers.rules.compiled import CompiledRuleSet
 
+
 @functools.cache
 def _rules() -> CompiledRuleSet:
     return load_rules()
