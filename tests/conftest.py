@@ -8,6 +8,8 @@ when TRIGGERS_TEST_BACKEND=postgresql. scripts/check runs the suite both ways.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -118,3 +120,31 @@ def replay(engine: Engine, events: Sequence[dict[str, Any]], case: str = "case-1
 def summary(alerts: Sequence[Alert]) -> list[tuple[str, str, str]]:
     """(date, rule, action) of each alert, for compact assertions."""
     return [(f"{a.at:%Y-%m-%d}", a.rule, a.action) for a in alerts]
+
+
+def printed_problems(call: str, *args: str) -> str:
+    """The problems `call` raises as an `InputError`, one a line, from a fresh interpreter.
+
+    `call` is a Python statement using `sys.argv` (`args`), the names of `triggers` and
+    `read_rules`. For inputs that could make reading hang: the timeout is generous, so
+    a regression fails rather than hangs the suite.
+    """
+    script = (
+        "import sys\nfrom triggers import *\nfrom triggers.errors import InputError\n"
+        "from triggers.rules import read_rules\n"
+        f"try:\n    {call}\nexcept InputError as error:\n    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=ROOT,
+    )
+    return done.stdout.strip()
+
+
+def expected_problems(path: Path) -> str:
+    """The problems a hostile file beside its `.expected` file has, for `printed_problems`."""
+    return path.with_suffix(".expected").read_text().replace("{file}", str(path)).strip()

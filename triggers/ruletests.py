@@ -19,6 +19,8 @@ alerts are allowed. Each key given must match: `rule` (an id, or its leading par
 before a hyphen, such as `D1`), `action`, `at` (a date alone matches any time that
 day) and `params` (a subset of the alert's). Test files are checked against the
 rule set, and every problem in them is reported at once with file, line and column.
+Every input of a test file is bounded before it is read (`RuleTestLimits`; the limits
+are in `triggers/rules/limits.py` and the README).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from triggers.errors import ChronologyError, Problem, RuleTestError, suggest
 from triggers.models import ACTIONS, Alert, Chronology, ParamValue, parse_time
 from triggers.reading import read_chronology
 from triggers.rules import RULE_TEST_SUFFIXES, CompiledRuleSet, default_rules_path
+from triggers.rules.limits import MAX_NAME_LENGTH, MAX_RULE_SUGGESTIONS, RuleTestLimits, shown
 
 __all__ = [
     "DEFAULT_TEST_CASE",
@@ -261,6 +264,7 @@ def load_rule_tests(files: Sequence[str | Path], rules: CompiledRuleSet) -> list
             continue
         reader = _TestReader(str(file), located, rules)
         tests.extend(reader.read())
+        reader.extend(reader.limits.problems)
         problems.extend(reader.in_file_order())
     if problems:
         raise RuleTestError(problems)
@@ -274,18 +278,37 @@ class _TestReader(ProblemCollector):
 
     def __init__(self, file: str, located: Located, rules: CompiledRuleSet) -> None:
         super().__init__(file, located)
-        self.rule_ids = [rule.id for rule in rules.rules]
+        self.limits = RuleTestLimits(file, located)
+        self.rule_ids = dict.fromkeys(rule.id for rule in rules.rules)  # in order, found fast
         self.actions = {rule.id: {a.action for a in rule.actions} for rule in rules.rules}
+        # The ids each leading part names (`D1` and `D1-pregnancy` for D1-pregnancy-or-…).
+        self.named: dict[str, list[str]] = {}
+        for rule_id in self.rule_ids:
+            for i, character in enumerate(rule_id):
+                if character == "-":
+                    self.named.setdefault(rule_id[:i], []).append(rule_id)
+        self.known_rules = list(
+            dict.fromkeys([*self.rule_ids, *(i.split("-", 1)[0] for i in self.rule_ids)])
+        )
+        self.rule_suggestions: dict[str, str | None] = {}
 
     def unknown_keys(self, raw: Mapping[Any, Any], path: KeyPath, allowed: Sequence[str]) -> None:
         for key in raw:
             if key not in allowed:
-                self.add(
-                    (*path, key),
-                    f"unknown key {key!r}: expected {', '.join(allowed)}",
-                    key=True,
-                    suggestion=suggest(str(key), allowed),
-                )
+                message = f"unknown key {shown(key)}: expected {', '.join(allowed)}"
+                if isinstance(key, str) and len(key) > MAX_NAME_LENGTH:
+                    # No "did you mean"; the limits shorten the key in the problem's path.
+                    self.limits.add((*path, key), message, key=True)
+                    continue
+                self.add((*path, key), message, key=True, suggestion=suggest(str(key), allowed))
+
+    def suggest_rule(self, given: str) -> str | None:
+        """The rule id or leading part closest to `given`, for the first few unknown rules."""
+        if given not in self.rule_suggestions:
+            if len(self.rule_suggestions) >= MAX_RULE_SUGGESTIONS:
+                return None
+            self.rule_suggestions[given] = suggest(given, self.known_rules)
+        return self.rule_suggestions[given]
 
     def read(self) -> list[RuleTest]:
         data = self.located.data
@@ -303,7 +326,9 @@ class _TestReader(ProblemCollector):
             return []
         tests: list[RuleTest] = []
         first_line: dict[str, int | None] = {}
-        for index, raw in enumerate(raw_tests):
+        for index, raw in enumerate(raw_tests[: self.limits.tests(raw_tests)]):
+            if not self.limits.test(index, raw):
+                continue
             path: KeyPath = ("tests", index)
             test = self.test(raw, path)
             raw_name = raw.get("name") if isinstance(raw, Mapping) else None
@@ -433,13 +458,12 @@ class _TestReader(ProblemCollector):
             return None, ()
         if given in self.rule_ids:
             return given, (given,)
-        named = tuple(i for i in self.rule_ids if i.startswith(f"{given}-"))
+        named = tuple(self.named.get(given, ()))
         if not named:
-            shorts = [i.split("-", 1)[0] for i in self.rule_ids]
             self.add(
                 (*path, "rule"),
                 f"unknown rule {given!r}: no rule in the rule set has this id",
-                suggestion=suggest(given, [*self.rule_ids, *shorts]),
+                suggestion=self.suggest_rule(given),
             )
         return given, named
 
@@ -452,8 +476,8 @@ class _TestReader(ProblemCollector):
         if not isinstance(given, str) or given not in ACTIONS:
             self.add(
                 (*path, "action"),
-                f"unknown action {given!r}: expected one of {', '.join(ACTIONS)}",
-                suggestion=suggest(str(given), ACTIONS),
+                f"unknown action {shown(given)}: expected one of {', '.join(ACTIONS)}",
+                suggestion=suggest(given, ACTIONS) if isinstance(given, str) else None,
             )
             return None
         raised = {action for rule_id in rule_ids for action in self.actions[rule_id]}
