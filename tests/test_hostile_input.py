@@ -18,7 +18,15 @@ from click.testing import CliRunner
 import triggers._yaml as yamlmap
 import triggers.reading
 from tests.conftest import MR_A, ROOT
-from triggers import ChronologyError, RuleFileError, Store, load_chronologies, parse_chronology
+from triggers import (
+    ChronologyError,
+    Engine,
+    RuleFileError,
+    Store,
+    load_chronologies,
+    load_rules,
+    parse_chronology,
+)
 from triggers.cli import cli
 from triggers.errors import suggest
 from triggers.limits import MAX_EVENTS_PER_CASE, MAX_SUGGESTED_LENGTH
@@ -340,3 +348,23 @@ def test_a_hostile_file_leaves_nothing_in_the_store(tmp_path: Path, store_url: s
     with Store(store_url) as store:
         counts = store.counts()
     assert (counts["cases"], counts["events"]) == (1, len(example.events))
+
+
+def test_tiny_decimals_are_refused_before_the_engine_sees_them(tmp_path: Path) -> None:
+    """durable_rules cannot read 1e-05 (error 204): an event's hours are 0 or at least 0.0001,
+    and one at the limit replays under a rule that tests them."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: H1\n    title: long missing\n    learning: l\n    when:\n"
+        "      event: child_missing\n      where: {hours: {ge: 24}}\n"
+        "    then:\n      - {action: flag, reason: missing}\n"
+    )
+    text = "case: c\nevents:\n  - {at: 2011-01-01, type: child_missing, child: a, hours: HOURS}\n"
+    assert refused(text.replace("HOURS", "0.00001"), "c.yaml") == [
+        "c.yaml:3:60: events[0].hours: must be 0 or at least 0.0001 (smaller numbers cannot"
+        " be compared)"
+    ]
+    engine = Engine(load_rules(rules))
+    for hours in ("0", "0.0001", "30"):
+        (case,) = parse_chronology(text.replace("HOURS", hours), "c.yaml")
+        assert len(engine.replay(case).alerts) == (hours == "30")

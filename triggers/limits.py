@@ -24,6 +24,7 @@ __all__ = [
     "MAX_SUGGESTED_LENGTH",
     "MAX_TEXT_LENGTH",
     "MAX_YAML_VALUES",
+    "MIN_DECIMAL",
 ]
 
 #: Bytes in one input file (chronology, rule file or rule test file).
@@ -49,5 +50,8 @@ MAX_YAML_VALUES = 1_000_000
 #: The first and last moments an event, its recording or an outcome may have (UTC).
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+#: Smallest size of a decimal number other than 0: below it Python writes numbers with an
+#: exponent (1e-05), which durable_rules cannot read (error 204). Rule files and events alike.
+MIN_DECIMAL = 0.0001
 #: Longest unknown word for which "did you mean" looks for a close match.
 MAX_SUGGESTED_LENGTH = 64

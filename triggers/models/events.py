@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+)
 
 from triggers.errors import shown
 from triggers.limits import (
@@ -22,6 +30,7 @@ from triggers.limits import (
     MAX_LIST_ITEMS,
     MAX_NOTE_LENGTH,
     MAX_TEXT_LENGTH,
+    MIN_DECIMAL,
 )
 
 __all__ = [
@@ -183,6 +192,18 @@ ChronologyTime = Annotated[
 #: JSON readers doubles): at most 2**53 - 1.
 MAX_WHOLE = 2**53 - 1
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=MAX_WHOLE)]
+
+
+def _decimal(value: float) -> float:
+    if 0 < abs(value) < MIN_DECIMAL:
+        raise ValueError(
+            f"must be 0 or at least {MIN_DECIMAL} (smaller numbers cannot be compared)"
+        )
+    return value
+
+
+#: A length of time in hours: 0, or from `MIN_DECIMAL` to `MAX_WHOLE`.
+Hours = Annotated[float, Field(ge=0, le=MAX_WHOLE, allow_inf_nan=False), AfterValidator(_decimal)]
 MappaLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_strict_int)]
 MappaCategory = Annotated[Literal[1, 2, 3, 4], BeforeValidator(_strict_int)]
 #: Ids and names (case, subject, event id, source): the store keeps 200 characters.
@@ -401,7 +422,7 @@ class ChildMissingEvent(BaseEvent):
 
     type: Literal["child_missing"] = "child_missing"
     child: Text
-    hours: Annotated[float, Field(ge=0, le=MAX_WHOLE, allow_inf_nan=False)] | None = None
+    hours: Hours | None = None
 
 
 class ReturnInterviewEvent(BaseEvent):

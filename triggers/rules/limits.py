@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from triggers._yaml import KeyPath, Located, format_key_path
 from triggers.errors import Problem
+from triggers.limits import MIN_DECIMAL
 from triggers.rules.duration import MAX_TEXT_LENGTH as MAX_DURATION_LENGTH
 
 __all__ = [
@@ -86,7 +87,6 @@ MAX_PARTS = 5000
 #: refuses the exponent form Python gives smaller ones, such as 1e-05: error 204).
 MAX_WHOLE_DIGITS = 15
 MAX_DECIMAL = 1e9
-MIN_DECIMAL = 1e-4
 
 #: Tests in one rule-test file, characters in a test's name, and alerts one test lists
 #: in `expect` and in `forbid` (each). A test's `rule` is a rule id (MAX_ID_LENGTH), its
