@@ -41,6 +41,9 @@ ABORT_ENV = "TRIGGERS_TEST_ABORT_CASE"
 #: How many files may be handed out beyond the next one to be returned, per worker:
 #: bounds the outcomes held back to keep file order.
 _AHEAD = 4
+#: Files queued in each worker's pipe: the next one is there when it finishes the
+#: current one, while this process is busy storing.
+_QUEUED = 2
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,8 @@ def _work(connection: Connection, rule_files: Sequence[tuple[str, str]]) -> None
 
 
 class _Worker:
-    """A worker process, the connection to it, and the file it is replaying."""
+    """A worker process, the connection to it, and the files it has been given (the
+    first is the one it is replaying, the others wait in its pipe)."""
 
     def __init__(self, rule_files: Sequence[tuple[str, str]]) -> None:
         context = multiprocessing.get_context("spawn")
@@ -106,8 +110,14 @@ class _Worker:
         )
         self.process.start()
         theirs.close()
-        self.task: int | None = None
+        self.tasks: deque[int] = deque()
+        #: The case of the first task it has begun, if it has said so.
         self.case: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether it has files to replay."""
+        return bool(self.tasks)
 
     def give(self, index: int, file: str, until: datetime | None) -> bool:
         """Hand the worker a file; False if it has died (the file is not taken)."""
@@ -115,12 +125,12 @@ class _Worker:
             self.connection.send((index, file, until))
         except OSError:
             return False
-        self.task, self.case = index, None
+        self.tasks.append(index)
         return True
 
     def stop(self) -> None:
         """Let an idle worker finish; a busy one (we are stopping early) is killed."""
-        if self.task is None and self.process.is_alive():
+        if not self.tasks and self.process.is_alive():
             with contextlib.suppress(OSError):  # it may die between the check and the send
                 self.connection.send(None)
             self.process.join(timeout=10)
@@ -204,35 +214,37 @@ class _Pool:
                 worker.stop()
 
     def _hand_out(self, worker: _Worker, following: int) -> _Worker:
-        """Give an idle worker the next file within the window; a worker that died idle
-        (out of memory, say) is replaced, and loses nothing."""
-        if worker.task is not None or not self.pending:
+        """Give a worker with room in its queue the next file within the window; a worker
+        that died idle (out of memory, say) is replaced, and loses nothing."""
+        if len(worker.tasks) >= _QUEUED or not self.pending:
             return worker
         if self.pending[0] >= following + _AHEAD * self.size:
             return worker
         index = self.pending.popleft()
         if worker.process.is_alive() and worker.give(index, self.files[index], self.until):
-            return worker
+            return self._hand_out(worker, following)
         self.pending.appendleft(index)
+        if worker.tasks:
+            return worker  # it died busy: its sentinel says so, and `_collect` sees to it
         worker.stop()
         return _Worker(self.rule_files)
 
     def _collect(self, workers: list[_Worker]) -> list[_Worker]:
         """Wait for a message or a death; returns the workers, dead ones replaced."""
-        busy = [w for w in workers if w.task is not None]
+        busy = [w for w in workers if w.busy]
         if not busy:
             return workers
         ready = wait([w.connection for w in busy] + [w.process.sentinel for w in busy])
         replaced = []
         for worker in workers:
-            if worker.task is not None and worker.connection in ready:
+            if worker.busy and worker.connection in ready:
                 self._receive(worker)
-            if worker.task is not None and worker.process.sentinel in ready:
+            if worker.busy and worker.process.sentinel in ready:
                 # What it sent before it died still counts; then the pipe is closed.
-                while worker.task is not None and worker.connection.poll():
+                while worker.busy and worker.connection.poll():
                     if not self._receive(worker):
                         break
-                if worker.task is not None:
+                if worker.busy:
                     self._died(worker)
                 worker.stop()
                 replaced.append(_Worker(self.rule_files))
@@ -246,17 +258,21 @@ class _Pool:
             message = worker.connection.recv()
         except (EOFError, OSError):
             return False  # it died; its sentinel says so
-        assert worker.task is not None
+        index = worker.tasks[0]
         if message[0] == "case":
             worker.case = message[2]
             return True
-        self.done[worker.task] = _outcome(self.files[worker.task], message, self.rules, self.until)
-        worker.task = worker.case = None
+        self.done[index] = _outcome(self.files[index], message, self.rules, self.until)
+        worker.tasks.popleft()
+        worker.case = None
         return True
 
     def _died(self, worker: _Worker) -> None:
-        index = worker.task
-        assert index is not None
+        """The first of its files is the one it died on; the others, never begun, go back
+        to the front of the queue as they were."""
+        index = worker.tasks.popleft()
+        self.pending.extendleft(reversed(worker.tasks))
+        worker.tasks.clear()
         file, code = self.files[index], worker.process.exitcode
         if index not in self.retried:
             self.retried.add(index)
@@ -270,4 +286,4 @@ class _Pool:
                     " it died again when retried in a fresh process"
                 ),
             )
-        worker.task = worker.case = None
+        worker.case = None
