@@ -13,6 +13,7 @@ failed, naming the case it died on; every other file completes.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -83,6 +84,7 @@ def _replay_file(
 def _work(connection: Connection, rule_files: Sequence[tuple[str, str]]) -> None:
     """A worker: one engine, then files until told to stop (None)."""
     engine = Engine(rules_from_texts(rule_files))
+    gc.freeze()  # as the command's own process does (`triggers.cli.app.main`)
     while True:
         task = connection.recv()
         if task is None:

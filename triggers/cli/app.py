@@ -7,6 +7,7 @@ Exit status: 0 success, 1 bad rules or data (or a store failure), 2 bad usage.
 
 from __future__ import annotations
 
+import gc
 from importlib.metadata import version
 from typing import Any
 
@@ -41,4 +42,7 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point of the `triggers` console script."""
+    # What the imports made lives as long as the process: leaving it out of the
+    # collector's scans saves a few percent of a long replay.
+    gc.freeze()
     cli.main(prog_name="triggers")

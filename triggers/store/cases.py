@@ -214,17 +214,18 @@ class CaseWriter:
         raised: set[str] = set()
         reopened: list[int] = []
         for alert in alerts:
-            if alert.key in raised:
+            key = alert.key  # a digest: worked out once
+            if key in raised:
                 continue
-            raised.add(alert.key)
-            if alert.key in stored:
-                alert_id, status = stored[alert.key]
+            raised.add(key)
+            if key in stored:
+                alert_id, status = stored[key]
                 if status == "superseded" and supersede is not None:
                     reopened.append(alert_id)  # the corrected history raises it again
                 continue
             rows.append(
                 {
-                    "key": alert.key,
+                    "key": key,
                     "case_id": alert.case,
                     "rule_id": alert.rule,
                     "rules_version": rules.version,
