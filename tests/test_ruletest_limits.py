@@ -185,10 +185,13 @@ def test_a_long_unknown_key_is_shortened_and_not_matched(
     ]
 
 
-def test_the_first_10_unknown_rules_of_a_file_get_a_suggestion(
-    tmp_path: Path, rules: CompiledRuleSet
-) -> None:
-    unknown = [RULE[:-2] + f"{i:02d}" for i in range(25)]
+def test_the_first_10_unknown_rules_of_a_file_get_a_suggestion(tmp_path: Path) -> None:
+    # A short id: "did you mean" is sought only for names of 64 characters or fewer.
+    rule = "D9-a-short-rule-about-something"
+    rules_path = tmp_path / "short.yaml"
+    rules_path.write_text(RULES.replace(RULE, rule))
+    rules = load_rules(rules_path)
+    unknown = [rule[:-2] + f"{i:02d}" for i in range(25)]
     path = write(
         tmp_path,
         a_test(
@@ -202,7 +205,7 @@ def test_the_first_10_unknown_rules_of_a_file_get_a_suggestion(
     )
     with pytest.raises(RuleTestError) as caught:
         load_rule_tests([path], rules)
-    assert [p.suggestion for p in caught.value.problems] == [RULE] * 10 + [None] * 15 + [RULE]
+    assert [p.suggestion for p in caught.value.problems] == [rule] * 10 + [None] * 15 + [rule]
 
 
 def _spread_rules(n: int) -> str:
