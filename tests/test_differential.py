@@ -261,6 +261,14 @@ def relations(
             relation["same"] = [a for a, _ in pairs]
         elif pairs:
             relation["same"] = dict(pairs)
+    if not absent and draw(st.integers(0, 2)) == 0:
+        same = relation.get("same", [])
+        taken = set(zip(same, same, strict=True)) if isinstance(same, list) else set(same.items())
+        differ = [pair for pair in _pairs(draw, specs, trigger) if pair not in taken]
+        if differ and all(a == b for a, b in differ) and draw(st.booleans()):
+            relation["differ"] = [a for a, _ in differ]
+        elif differ:
+            relation["differ"] = dict(differ)
     return relation
 
 

@@ -14,7 +14,8 @@ The meaning it encodes (README, "Writing rules"):
 - every window includes both of its ends;
 - `after`: one alert per trigger, naming the latest other event within the
   window before it or at its moment; where the rule's own types and the other's
-  overlap, the other must come earlier in event order;
+  overlap, the other must come earlier in event order; `differ` fields recorded
+  on both and unequal;
 - `absent`: an alert at the trigger's deadline when no such event falls from
   the trigger to the deadline (where the types overlap, later in event order),
   once the clock reaches it: the clock ends at the later of the last event and
@@ -207,6 +208,11 @@ class _Case:
             for other in self.others(after, trigger)
             if _looks_back(after.window, other.at, trigger.at)
             and (not overlap or other.seq < trigger.seq)
+            and all(
+                None not in (other.values.get(theirs), trigger.values.get(ours))
+                and other.values.get(theirs) != trigger.values.get(ours)
+                for theirs, ours in after.differ
+            )
         ]
         if not qualifying:
             return None

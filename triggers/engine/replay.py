@@ -237,6 +237,11 @@ class _CaseRun:
             # One alert per trigger, naming the latest of the other events that qualify.
             if match.other is None:
                 raise EngineError(f"the backend fired 'after' rule {rule.id!r} without its event")
+            if rule.after.differ and not rule.after.differs(
+                event_values(self.events[match.other]), event_values(trigger)
+            ):
+                # `differ` is judged here: durable_rules crashes on a correlated `$neq`.
+                return
             rank = self.seq[match.other]
             ids = tuple(sorted((match.other, trigger.id or ""), key=lambda i: self.seq[i]))
         for index, action in enumerate(rule.actions):

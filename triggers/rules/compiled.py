@@ -226,12 +226,24 @@ class CompiledRelation:
     condition: Condition
     window: Duration
     same: tuple[tuple[str, str], ...]
+    #: Pairs of fields that must both be recorded and differ (`after` only).
+    differ: tuple[tuple[str, str], ...] = ()
 
     def related(self, other: Mapping[str, Any], trigger: Mapping[str, Any]) -> bool:
         """Whether `other`'s and the trigger's event values agree on every `same` pair."""
         return all(
             other.get(theirs) is not None and other.get(theirs) == trigger.get(ours)
             for theirs, ours in self.same
+        )
+
+    def differs(self, other: Mapping[str, Any], trigger: Mapping[str, Any]) -> bool:
+        """Whether `other`'s and the trigger's values are recorded and differ on every
+        `differ` pair."""
+        return all(
+            other.get(theirs) is not None
+            and trigger.get(ours) is not None
+            and other.get(theirs) != trigger.get(ours)
+            for theirs, ours in self.differ
         )
 
 

@@ -349,17 +349,36 @@ class _Checker(ConditionChecker):
             window = Duration.parse(related.within)
         except DurationError as error:
             self.add((*path, "within"), str(error))
-        for theirs, ours in related.pairs:
-            where = (*path, "same", theirs) if isinstance(related.same, dict) else (*path, "same")
-            self._needs_field(
-                theirs, specs, where, f"the other event has no field {theirs!r} to compare"
+        for key, names, pairs in (
+            ("same", related.same, related.pairs),
+            ("differ", related.differ, related.differ_pairs),
+        ):
+            for theirs, ours in pairs:
+                where = (*path, key, theirs) if isinstance(names, dict) else (*path, key)
+                self._needs_field(
+                    theirs, specs, where, f"the other event has no field {theirs!r} to compare"
+                )
+                self._needs_field(
+                    ours,
+                    trigger_specs,
+                    where,
+                    f"the triggering event has no field {ours!r} to compare",
+                )
+        if related.differ is not None and path[-1] != "after":
+            self.add(
+                (*path, "differ"),
+                f"'differ' is only for 'after': an {path[-1]!r} event that differs cannot be"
+                " waited for; write the values it must not have in its 'where'",
+                key=True,
             )
-            self._needs_field(
-                ours, trigger_specs, where, f"the triggering event has no field {ours!r} to compare"
+        for pair in set(related.pairs) & set(related.differ_pairs):
+            self.add(
+                (*path, "differ"),
+                f"{pair[0]!r} cannot be both the same and different",
             )
         if len(self.problems) > before or not types:
             return None
-        return CompiledRelation(types, condition, window, related.pairs)
+        return CompiledRelation(types, condition, window, related.pairs, related.differ_pairs)
 
     def _event_types(self, when: When | Related, path: KeyPath) -> tuple[str, ...]:
         types = when.event_types

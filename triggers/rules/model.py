@@ -94,6 +94,11 @@ class Related(_Strict):
         description="fields that must be equal: a list of names both events have, or"
         " {other_field: triggering_event_field}",
     )
+    differ: Names | dict[Name, Name] | None = Field(
+        default=None,
+        description="(`after` only) fields that must differ, both recorded: a list of names"
+        " both events have, or {other_field: triggering_event_field}",
+    )
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -103,11 +108,20 @@ class Related(_Strict):
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """`same` as (other field, triggering event field) pairs."""
-        if self.same is None:
-            return ()
-        if isinstance(self.same, list):
-            return tuple((name, name) for name in self.same)
-        return tuple(self.same.items())
+        return _pairs(self.same)
+
+    @property
+    def differ_pairs(self) -> tuple[tuple[str, str], ...]:
+        """`differ` as (other field, triggering event field) pairs."""
+        return _pairs(self.differ)
+
+
+def _pairs(names: list[str] | dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    if names is None:
+        return ()
+    if isinstance(names, list):
+        return tuple((name, name) for name in names)
+    return tuple(names.items())
 
 
 class Count(_Strict):

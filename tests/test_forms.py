@@ -1,0 +1,131 @@
+"""The rule-language forms of issue 12: each at its edges, in the engine and the reference.
+
+`differ:`, throttles that an event resets, counts over several event types and
+absence before the trigger. Every case is replayed by both evaluators, which must
+raise exactly the alerts listed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import chronology
+from triggers import Engine, ReferenceEngine, RuleFileError, load_rules
+from triggers.engine.explain import explain
+from triggers.engine.explain.text import render
+
+T0 = datetime(2020, 3, 1, tzinfo=UTC)
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+def event(n: float, event_type: str, **fields: Any) -> dict[str, Any]:
+    return {"at": day(n).isoformat(), "type": event_type, **fields}
+
+
+def rule_file(tmp_path: Path, when: str, extra: str = "") -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - id: r\n    title: t\n    learning: l\n    when:\n"
+        + "".join(f"      {line}\n" for line in when.strip().splitlines())
+        + "    then:\n      - {action: flag, reason: r}\n"
+        + "".join(f"    {line}\n" for line in extra.strip().splitlines())
+    )
+    return path
+
+
+def alerts(
+    tmp_path: Path,
+    when: str,
+    events: list[dict[str, Any]],
+    extra: str = "",
+    until: datetime | None = None,
+) -> list[tuple[float, tuple[str, ...]]]:
+    """(day of the alert, ids of its events) of every alert; both evaluators must agree."""
+    rules = load_rules(rule_file(tmp_path, when, extra))
+    case = chronology([{**e, "id": f"e{i}"} for i, e in enumerate(events)])
+    got = Engine(rules).replay(case, until)
+    expected = ReferenceEngine(rules).replay(case, until)
+    assert got.alerts == expected.alerts
+    for alert in got.alerts:
+        explained = explain(rules, case, alert, until)  # explaining a new form never fails
+        assert explained.reproduced
+        assert render(explained)
+    return [((a.at - T0) / timedelta(days=1), a.events) for a in got.alerts]
+
+
+def problems(tmp_path: Path, when: str, extra: str = "") -> list[str]:
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(rule_file(tmp_path, when, extra))
+    return [str(p).rsplit("/", 1)[-1] for p in caught.value.problems]
+
+
+# --- differ ------------------------------------------------------------------------
+
+DIFFER = """
+event: risk_assessed
+after: {event: risk_assessed, within: 30d, differ: [tool], where: {level: high}}
+"""
+
+
+def test_differ_needs_another_value_recorded_on_both(tmp_path: Path) -> None:
+    events = [
+        event(0, "risk_assessed", tool="rm2000", level="high"),
+        event(10, "risk_assessed", tool="rm2000", level="low"),  # same tool: no
+        event(20, "risk_assessed", tool="oasys", level="low"),  # differs from e0
+    ]
+    assert alerts(tmp_path, DIFFER, events) == [(20, ("e0", "e2"))]
+
+
+def test_differ_names_the_latest_other_that_differs(tmp_path: Path) -> None:
+    events = [
+        event(0, "risk_assessed", tool="a", level="high"),
+        event(5, "risk_assessed", tool="b", level="high"),
+        event(30, "risk_assessed", tool="b", level="low"),  # e1 is the same tool; e0 at 30d
+    ]
+    assert alerts(tmp_path, DIFFER, events) == [
+        (5, ("e0", "e1")),
+        (30, ("e0", "e2")),
+    ]
+
+
+def test_differ_with_a_mapping_and_same(tmp_path: Path) -> None:
+    when = """
+event: child_missing
+after: {event: return_interview, within: 10d, differ: {child: child}}
+"""
+    events = [
+        event(0, "return_interview", child="a"),
+        event(0, "child_missing", child="a"),
+        event(1, "child_missing", child="b"),
+    ]
+    assert alerts(tmp_path, when, events) == [(1, ("e0", "e2"))]
+
+
+def test_differ_misuse_is_reported(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        "event: child_missing\nabsent: {event: return_interview, within: 3d, differ: [child]}",
+    ) == [
+        "rules.yaml:7:53: rules[0].when.absent.differ: 'differ' is only for 'after': an"
+        " 'absent' event that differs cannot be waited for; write the values it must not"
+        " have in its 'where'"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\nafter: {event: return_interview, within: 3d, differ: [hours],"
+        " same: [child]}",
+    ) == ["rules.yaml:7:60: rules[0].when.after.differ: the other event has no field 'hours'"
+          " to compare"]  # fmt: skip
+    assert problems(
+        tmp_path,
+        "event: child_missing\nafter: {event: return_interview, within: 3d, differ: [child],"
+        " same: [child]}",
+    ) == ["rules.yaml:7:60: rules[0].when.after.differ: 'child' cannot be both the same and"
+          " different"]  # fmt: skip
