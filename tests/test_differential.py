@@ -358,6 +358,9 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
         window = draw(st.sampled_from(WINDOWS))
         per = st.just({"within": window, "per": _names(draw, specs)})
         rule["throttle"] = draw(st.one_of(st.just(window), st.just({"within": window}), per))
+        if isinstance(rule["throttle"], dict) and draw(st.booleans()):
+            reset = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
+            rule["throttle"]["reset_by"] = reset[0] if len(reset) == 1 else reset
     return rule
 
 

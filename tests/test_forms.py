@@ -129,3 +129,53 @@ def test_differ_misuse_is_reported(tmp_path: Path) -> None:
         " same: [child]}",
     ) == ["rules.yaml:7:60: rules[0].when.after.differ: 'child' cannot be both the same and"
           " different"]  # fmt: skip
+
+
+# --- throttle reset ----------------------------------------------------------------
+
+RESET = "throttle: {within: 30d, reset_by: [strategy_meeting, mappa_review]}"
+
+
+@pytest.mark.parametrize(
+    ("meeting", "expected"),
+    [
+        (None, [0, 31]),  # no reset: day 10 and 30 are held back, 31 is past the window
+        (5, [0, 10]),  # a decision between two concerns ends the window; 30, 31 within 10's
+        (10, [0, 10]),  # at the new concern's moment: it is raised
+        (0, [0, 31]),  # at the moment of the alert that opened the window: no reset
+        (30, [0, 30]),  # day 31 falls within the window opened again on day 30
+    ],
+)
+def test_a_decision_resets_the_throttle(
+    tmp_path: Path, meeting: float | None, expected: list[float]
+) -> None:
+    events = [event(n, "community_concern", reporter="x") for n in (0, 10, 30, 31)]
+    if meeting is not None:
+        events.append(event(meeting, "strategy_meeting"))
+    got = alerts(tmp_path, "event: community_concern", events, RESET)
+    assert [at for at, _ in got] == expected
+
+
+def test_a_reset_ends_every_key_and_a_deadline_after_it(tmp_path: Path) -> None:
+    when = "event: child_missing\nabsent: {event: return_interview, within: 3d}"
+    extra = "throttle: {within: 30d, per: [child], reset_by: mappa_review}"
+    events = [
+        event(0, "child_missing", child="a"),
+        event(1, "child_missing", child="a"),
+        event(2, "child_missing", child="b"),
+        event(4, "mappa_review", level=1),  # at e1's deadline: it passes after the review
+        event(6, "child_missing", child="b"),
+    ]
+    assert alerts(tmp_path, when, events, extra, until=day(20)) == [
+        (3, ("e0",)),
+        (4, ("e1",)),
+        (5, ("e2",)),
+    ]
+
+
+def test_throttle_reset_misuse_is_reported(tmp_path: Path) -> None:
+    extra = "throttle: {within: 30d, reset_by: [strategy_meting]}"
+    assert problems(tmp_path, "event: community_concern", extra) == [
+        "rules.yaml:9:40: rules[0].throttle.reset_by[0]: unknown event type 'strategy_meting'"
+        " (did you mean 'strategy_meeting'?)"
+    ]

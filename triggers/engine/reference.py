@@ -25,7 +25,8 @@ The meaning it encodes (README, "Writing rules"):
 - `changed`: against the latest earlier event of the compared types with the
   same `same` values;
 - throttle: a firing is dropped when one kept for the same rule and key lies
-  within the window before it.
+  within the window before it, unless a `reset_by` event lies after that one's
+  moment and up to the firing's.
 """
 
 from __future__ import annotations
@@ -256,8 +257,9 @@ class _Case:
         return _Firing(rule, trigger, trigger.at, counted, trigger.before)
 
 
-def _throttled(firings: Sequence[_Firing]) -> list[_Firing]:
-    """Firings of one rule that its throttle lets through, each window from the last kept."""
+def _throttled(firings: Sequence[_Firing], case: _Case) -> list[_Firing]:
+    """Firings of one rule that its throttle lets through, each window from the last kept
+    (and ended by any reset event after that one's moment, up to the firing's)."""
     throttle = firings[0].rule.throttle if firings else None
     if throttle is None:
         return list(firings)
@@ -265,7 +267,14 @@ def _throttled(firings: Sequence[_Firing]) -> list[_Firing]:
     kept = []
     for firing in sorted(firings, key=lambda f: (f.at, f.ids)):
         key = tuple(firing.trigger.values.get(name) for name in throttle.per)
-        if key in last and firing.at <= throttle.window.after(last[key]):
+        if (
+            key in last
+            and firing.at <= throttle.window.after(last[key])
+            and not any(
+                seen.event.type in throttle.reset_by and last[key] < seen.at <= firing.at
+                for seen in case.events
+            )
+        ):
             continue
         last[key] = firing.at
         kept.append(firing)
@@ -287,7 +296,7 @@ class ReferenceEngine:
         case = _Case(chronology, until)
         alerts: list[tuple[tuple[Any, ...], Alert]] = []
         for order, rule in enumerate(self.rules.rules):
-            for firing in _throttled(list(case.firings(rule))):
+            for firing in _throttled(list(case.firings(rule)), case):
                 for index in range(len(rule.actions)):
                     alert = self._alert(case.id, firing, index)
                     alerts.append(((firing.at, order, index, firing.ids), alert))

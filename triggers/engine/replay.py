@@ -10,6 +10,7 @@ rules an event, a tally or the clock completes.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,6 +105,8 @@ class _CaseRun:
         # Per alert identity: its sort order, the alert, its trigger, and the rank of the
         # other event it names (an `after` alert keeps the latest qualifying one).
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event, int]] = {}
+        # The times of the case's events by type, for throttles that an event resets.
+        self.resets: dict[str, list[datetime]] | None = None
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -151,11 +154,29 @@ class _CaseRun:
                 previous is not None
                 and previous[1] != trigger.id
                 and within_after(throttle.window, previous[0], alert.at)
+                and not self.reset(throttle.reset_by, previous[0], alert.at)
             ):
                 continue  # raised already within the window, for another trigger
             last[key] = (alert.at, trigger.id)
             kept.append(alert)
         return kept
+
+    def reset(self, types: Sequence[str], start: datetime, end: datetime) -> bool:
+        """Whether an event of `types` lies after `start`'s moment and up to `end`."""
+        if not types:
+            return False
+        if self.resets is None:
+            self.resets = {}
+            for event in self.events.values():
+                self.resets.setdefault(event.type, []).append(event.at)
+            for times in self.resets.values():
+                times.sort()
+        for event_type in types:
+            times = self.resets.get(event_type, [])
+            index = bisect.bisect_right(times, start)
+            if index < len(times) and times[index] <= end:
+                return True
+        return False
 
     def pass_deadlines(self, limit: datetime, state: CaseState, *, inclusive: bool) -> None:
         """Move the clock through each deadline before `limit` (or at it, if `inclusive`)."""

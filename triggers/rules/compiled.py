@@ -268,6 +268,9 @@ class CompiledThrottle:
 
     window: Duration
     per: tuple[str, ...]
+    #: Event types that end every key's window: an alert after such an event (up to its
+    #: moment included) and after the last alert's moment is raised.
+    reset_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

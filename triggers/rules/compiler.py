@@ -268,8 +268,11 @@ class _Checker(ConditionChecker):
             self._needs_field(
                 name, specs, (*path, "per", i), f"this rule's event has no field {name!r}"
             )
+        reset: tuple[str, ...] = ()
+        if isinstance(throttle, Throttle) and throttle.reset_by is not None:
+            reset = self._types(throttle.reset_by, (*path, "reset_by"))
         try:
-            return CompiledThrottle(Duration.parse(within), per)
+            return CompiledThrottle(Duration.parse(within), per, reset)
         except DurationError as error:
             self.add(where, str(error))
             return None
@@ -381,13 +384,17 @@ class _Checker(ConditionChecker):
         return CompiledRelation(types, condition, window, related.pairs, related.differ_pairs)
 
     def _event_types(self, when: When | Related, path: KeyPath) -> tuple[str, ...]:
-        types = when.event_types
+        return self._types(when.event, path)
+
+    def _types(self, named: str | list[str], path: KeyPath) -> tuple[str, ...]:
+        """Event types named as one or a list, checked against the catalogue."""
+        types = (named,) if isinstance(named, str) else tuple(named)
         if not types:
             self.add(path, "name at least one event type")
         ok = True
         for i, event_type in enumerate(types):
             if event_type not in EVENT_TYPES:
-                where = path if isinstance(when.event, str) else (*path, i)
+                where = path if isinstance(named, str) else (*path, i)
                 self.add(
                     where,
                     f"unknown event type {event_type!r}",

@@ -213,6 +213,18 @@ class Throttle(_Strict):
     per: Names | None = Field(
         default=None, description="fields of the triggering event that make separate keys"
     )
+    reset_by: Name | Names | None = Field(
+        default=None,
+        description="event types (a decision such as strategy_meeting) that end the window"
+        " early, for every key: the next alert after one is raised",
+    )
+
+    @property
+    def reset_types(self) -> tuple[str, ...]:
+        """The types of event that end the window, as a tuple."""
+        if self.reset_by is None:
+            return ()
+        return (self.reset_by,) if isinstance(self.reset_by, str) else tuple(self.reset_by)
 
 
 class Rule(_Strict):

@@ -347,6 +347,7 @@ class _Explainer:
             per_values=self.shared(throttle.per),
             previous_alert_at=max(earlier) if earlier else None,
             quiet_until=throttle.window.after(self.alert.at),
+            reset_by=throttle.reset_by,
         )
 
     def timing(self, raised: Sequence[Alert]) -> Timing:
