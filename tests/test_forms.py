@@ -179,3 +179,37 @@ def test_throttle_reset_misuse_is_reported(tmp_path: Path) -> None:
         "rules.yaml:9:40: rules[0].throttle.reset_by[0]: unknown event type 'strategy_meting'"
         " (did you mean 'strategy_meeting'?)"
     ]
+
+
+# --- counts across several event types ---------------------------------------------
+
+SIGNALS = """
+event: [community_concern, child_missing, mappa_review]
+count: {at_least: 3, within: 30d}
+"""
+
+
+def test_a_count_across_several_event_types(tmp_path: Path) -> None:
+    events = [
+        event(0, "community_concern", reporter="x"),
+        event(10, "child_missing", child="a"),
+        event(20, "return_interview", child="a"),  # not a signal
+        event(30, "mappa_review", level=1),  # day 0 is exactly 30 days back: counted
+        event(31, "community_concern", reporter="y"),  # day 0 is out: 10, 30, 31
+        event(61, "child_missing", child="b"),  # 31, 61 only
+    ]
+    assert alerts(tmp_path, SIGNALS, events) == [
+        (30, ("e0", "e1", "e3")),
+        (31, ("e1", "e3", "e4")),
+    ]
+
+
+def test_a_count_across_types_takes_simultaneous_events_in_event_order(tmp_path: Path) -> None:
+    events = [
+        event(0, "mappa_review", level=1),
+        event(0, "child_missing", child="a"),
+        event(0, "community_concern", reporter="x"),
+    ]
+    # Catalogue order: the third in event order is the trigger, whatever the file order.
+    (alert,) = alerts(tmp_path, SIGNALS, events)
+    assert alert[0] == 0 and sorted(alert[1]) == ["e0", "e1", "e2"]
