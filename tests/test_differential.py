@@ -324,9 +324,11 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
         when["where"] = draw(conditions(specs))
     if draw(st.booleans()):
         when["case"] = draw(conditions(state_fields()))
-    form = draw(st.sampled_from([None, "after", "absent", "count"]))
+    form = draw(st.sampled_from([None, "after", "absent", "before", "count"]))
     if form in ("after", "absent"):
         when[form] = draw(relations(pool, specs, absent=form == "absent"))
+    elif form == "before":  # an absence before the trigger: an `after` turned round
+        when["absent"] = {**draw(relations(pool, specs, absent=False)), "before": True}
     elif form == "count":
         count: dict[str, Any] = {
             "at_least": draw(st.integers(2, 4)),

@@ -113,9 +113,9 @@ def test_differ_misuse_is_reported(tmp_path: Path) -> None:
         tmp_path,
         "event: child_missing\nabsent: {event: return_interview, within: 3d, differ: [child]}",
     ) == [
-        "rules.yaml:7:53: rules[0].when.absent.differ: 'differ' is only for 'after': an"
-        " 'absent' event that differs cannot be waited for; write the values it must not"
-        " have in its 'where'"
+        "rules.yaml:7:53: rules[0].when.absent.differ: 'differ' is only for 'after' and"
+        " 'absent' with 'before': an 'absent' event that differs cannot be waited for; write"
+        " the values it must not have in its 'where'"
     ]
     assert problems(
         tmp_path,
@@ -213,3 +213,90 @@ def test_a_count_across_types_takes_simultaneous_events_in_event_order(tmp_path:
     # Catalogue order: the third in event order is the trigger, whatever the file order.
     (alert,) = alerts(tmp_path, SIGNALS, events)
     assert alert[0] == 0 and sorted(alert[1]) == ["e0", "e1", "e2"]
+
+
+# --- absence before ----------------------------------------------------------------
+
+BEFORE = """
+event: child_missing
+absent: {event: return_interview, within: 10d, before: true, same: [child]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("gap", "fires"),
+    [(0, False), (5, False), (10, False), (10.25, True), (30, True)],
+)
+def test_absence_before_at_its_edges(tmp_path: Path, gap: float, fires: bool) -> None:
+    events = [event(0, "return_interview", child="a"), event(gap, "child_missing", child="a")]
+    expected = [(gap, ("e1",))] if fires else []
+    assert alerts(tmp_path, BEFORE, events) == expected
+
+
+def test_absence_before_another_child_and_later_events(tmp_path: Path) -> None:
+    events = [
+        event(0, "return_interview", child="b"),  # another child
+        event(1, "child_missing", child="a"),
+        event(2, "return_interview", child="a"),  # after the trigger: too late to count
+        event(20, "child_missing", child="a"),
+        event(20, "return_interview", child="a"),  # simultaneous: in the window
+    ]
+    assert alerts(tmp_path, BEFORE, events) == [(1, ("e1",))]
+
+
+def test_absence_before_of_the_same_kind_looks_at_earlier_ones_in_event_order(
+    tmp_path: Path,
+) -> None:
+    when = "event: risk_assessed\nabsent: {event: risk_assessed, within: 30d, before: true}"
+    events = [
+        event(0, "risk_assessed", tool="b", level="low"),
+        event(0, "risk_assessed", tool="a", level="low"),
+        event(40, "risk_assessed", tool="a", level="low"),
+    ]
+    # e0 and e1 are simultaneous; in event order (by id) e0 comes first and breaks e1's.
+    assert alerts(tmp_path, when, events) == [(0, ("e0",)), (40, ("e2",))]
+
+
+def test_absence_before_with_alternatives_and_differ(tmp_path: Path) -> None:
+    when = """
+event: risk_assessed
+where: {level: low}
+absent:
+  event: risk_assessed
+  within: 28d
+  before: true
+  where: {any: [{level: [high, very_high]}, {towards: children}]}
+"""
+    events = [
+        event(0, "risk_assessed", tool="a", level="high"),
+        event(10, "risk_assessed", tool="a", level="low"),  # e0 in the window
+        event(40, "risk_assessed", tool="b", level="medium", towards="public"),  # neither
+        event(50, "risk_assessed", tool="a", level="low"),
+    ]
+    assert alerts(tmp_path, when, events) == [(50, ("e3",))]
+    differ = when.replace("before: true", "before: true\n  differ: [tool]")
+    # e0 was made with the same tool: it does not count against the absence.
+    assert alerts(tmp_path, differ, events[:2]) == [(10, ("e1",))]
+
+
+def test_absence_before_misuse_is_reported(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path, "event: child_missing\nafter: {event: return_interview, within: 3d, before: true}"
+    ) == [
+        "rules.yaml:7:52: rules[0].when.after.before: 'before' is only for 'absent': 'after'"
+        " always looks before the triggering event"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\nabsent: {event: return_interview, within: 3d, before: 1}",
+    ) == ["rules.yaml:7:61: rules[0].when.absent.before: input should be a valid boolean"]
+    assert problems(
+        tmp_path,
+        "event: child_missing\nabsent: {event: return_intervew, within: 3d, before: true}\n"
+        "count: {at_least: 2, within: 3d}",
+    ) == [
+        "rules.yaml:7:23: rules[0].when.absent.event: unknown event type 'return_intervew'"
+        " (did you mean 'return_interview'?)",
+        "rules.yaml:8:14: rules[0].when.count: a rule takes one time form: 'absent' and"
+        " 'count' cannot be combined",
+    ]

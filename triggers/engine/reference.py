@@ -20,6 +20,9 @@ The meaning it encodes (README, "Writing rules"):
   the trigger to the deadline (where the types overlap, later in event order),
   once the clock reaches it: the clock ends at the later of the last event and
   `until`, and a deadline passes after the events of its own moment;
+- `absent` with `before`: an alert at the trigger when no such event lies within
+  the window before it or at its moment (where the types overlap, earlier in
+  event order), the very events `after` would find;
 - `count`: events of the rule's kind (its types and `where`, not case state) in
   the window up to the trigger in event order;
 - `changed`: against the latest earlier event of the compared types with the
@@ -98,6 +101,15 @@ def _direction(now: Any, before: Any, field: str) -> str:
     if order is not None and isinstance(now, str):
         now, before = order.index(now), order.index(before)
     return "down" if now < before else "up" if now > before else "same"
+
+
+def _differ(relation: CompiledRelation, other: _Seen, trigger: _Seen) -> bool:
+    """Every `differ` field recorded on both events, and unequal."""
+    return all(
+        None not in (other.values.get(theirs), trigger.values.get(ours))
+        and other.values.get(theirs) != trigger.values.get(ours)
+        for theirs, ours in relation.differ
+    )
 
 
 def _event_only(condition: Condition) -> Condition:
@@ -192,6 +204,8 @@ class _Case:
                 firing = self.after_firing(rule, rule.after, seen)
             elif rule.absent is not None:
                 firing = self.absent_firing(rule, rule.absent, seen)
+            elif rule.absent_before is not None:
+                firing = self.absent_before_firing(rule, rule.absent_before, seen)
             elif rule.count is not None:
                 firing = self.count_firing(rule, rule.count, seen)
             else:
@@ -209,11 +223,7 @@ class _Case:
             for other in self.others(after, trigger)
             if _looks_back(after.window, other.at, trigger.at)
             and (not overlap or other.seq < trigger.seq)
-            and all(
-                None not in (other.values.get(theirs), trigger.values.get(ours))
-                and other.values.get(theirs) != trigger.values.get(ours)
-                for theirs, ours in after.differ
-            )
+            and _differ(after, other, trigger)
         ]
         if not qualifying:
             return None
@@ -234,6 +244,20 @@ class _Case:
                 return None
         # The deadline passes after the events of its own moment.
         return _Firing(rule, trigger, deadline, (trigger,), self.state_through(deadline))
+
+    def absent_before_firing(
+        self, rule: CompiledRule, absent: CompiledRelation, trigger: _Seen
+    ) -> _Firing | None:
+        """The trigger, at once, when no such event lies within the window before it."""
+        overlap = bool(set(rule.event_types) & set(absent.event_types))
+        for other in self.others(absent, trigger):
+            if (
+                _looks_back(absent.window, other.at, trigger.at)
+                and (not overlap or other.seq < trigger.seq)
+                and _differ(absent, other, trigger)
+            ):
+                return None
+        return _Firing(rule, trigger, trigger.at, (trigger,), trigger.before)
 
     def count_firing(
         self, rule: CompiledRule, count: CompiledCount, trigger: _Seen

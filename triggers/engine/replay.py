@@ -119,16 +119,30 @@ class _CaseRun:
             # taken in event order (not file order) so that counts never depend on it.
             if state is not seen_of:  # states are immutable: the values change with them
                 seen, seen_of = state_values(state), state
+            # Triggers of an absence before them, and those an event of the moment broke.
+            waiting: list[Match] = []
+            broken: set[tuple[str, str]] = set()
             for event in sorted(moment, key=lambda e: self.seq[e.id or ""]):
                 posted = self.posted(event, seen)
                 counted = []
                 for match in self.session.event(posted):
-                    if match.counts:
-                        counted.append(self.engine._rule(match.rule))
-                    else:
-                        self.raise_alerts(match, state)
+                    rule = self.engine._rule(match.rule)
+                    if rule.absent_before is None:
+                        if match.counts:
+                            counted.append(rule)
+                        else:
+                            self.raise_alerts(match, state)
+                    elif match.counts:
+                        waiting.append(match)
+                    elif self.differ(rule.absent_before.differ, match):
+                        broken.add((match.rule, match.trigger))
                 for rule in counted:
                     self.tally(rule, posted, state)
+            # An absence before a trigger is judged once its moment is complete: an event
+            # later in the moment (in event order, if of the trigger's kind) breaks it.
+            for match in waiting:
+                if (match.rule, match.trigger) not in broken:
+                    self.raise_alerts(match, state)
             state = state.apply_moment(moment)
         end = moments[-1][0].at if moments else until
         if until is not None and end is not None and until > end:
@@ -160,6 +174,22 @@ class _CaseRun:
             last[key] = (alert.at, trigger.id)
             kept.append(alert)
         return kept
+
+    def differ(self, pairs: Sequence[tuple[str, str]], match: Match) -> bool:
+        """Whether the match's other event and trigger differ on every `differ` pair.
+
+        `differ` is judged here: durable_rules crashes on a correlated `$neq`.
+        """
+        if not pairs or match.other is None:
+            return True
+        other = event_values(self.events[match.other])
+        trigger = event_values(self.events[match.trigger])
+        return all(
+            other.get(theirs) is not None
+            and trigger.get(ours) is not None
+            and other.get(theirs) != trigger.get(ours)
+            for theirs, ours in pairs
+        )
 
     def reset(self, types: Sequence[str], start: datetime, end: datetime) -> bool:
         """Whether an event of `types` lies after `start`'s moment and up to `end`."""
@@ -258,10 +288,7 @@ class _CaseRun:
             # One alert per trigger, naming the latest of the other events that qualify.
             if match.other is None:
                 raise EngineError(f"the backend fired 'after' rule {rule.id!r} without its event")
-            if rule.after.differ and not rule.after.differs(
-                event_values(self.events[match.other]), event_values(trigger)
-            ):
-                # `differ` is judged here: durable_rules crashes on a correlated `$neq`.
+            if not self.differ(rule.after.differ, match):
                 return
             rank = self.seq[match.other]
             ids = tuple(sorted((match.other, trigger.id or ""), key=lambda i: self.seq[i]))

@@ -236,16 +236,6 @@ class CompiledRelation:
             for theirs, ours in self.same
         )
 
-    def differs(self, other: Mapping[str, Any], trigger: Mapping[str, Any]) -> bool:
-        """Whether `other`'s and the trigger's values are recorded and differ on every
-        `differ` pair."""
-        return all(
-            other.get(theirs) is not None
-            and trigger.get(ours) is not None
-            and other.get(theirs) != trigger.get(ours)
-            for theirs, ours in self.differ
-        )
-
 
 @dataclass(frozen=True)
 class CompiledChange:
@@ -299,11 +289,19 @@ class CompiledRule:
     count: CompiledCount | None = None
     changed: CompiledChange | None = None
     throttle: CompiledThrottle | None = None
+    #: `absent` with `before`: no such event within the window before the trigger.
+    absent_before: CompiledRelation | None = None
 
     @property
     def relations(self) -> tuple[CompiledRelation, ...]:
         """The rule's relations to other events (`after`, `absent`), if any."""
-        return tuple(r for r in (self.after, self.absent) if r is not None)
+        return tuple(r for r in (self.after, self.absent, self.absent_before) if r is not None)
+
+    @property
+    def looks_back(self) -> CompiledRelation | None:
+        """The relation matched with an earlier (or simultaneous) other event: `after`, or
+        the events that would break an absence before the trigger."""
+        return self.after or self.absent_before
 
     def scoped(self, scope: Scope) -> Condition:
         """The part of the condition about the event (its `where`) or the case state (`case`).
@@ -351,8 +349,8 @@ class CompiledRuleSet:
         """How long after its time an event of `event_type` may still complete a rule."""
         windows = []
         for rule in self.rules:
-            if rule.after is not None and event_type in rule.after.event_types:
-                windows.append(rule.after.window)
+            if rule.looks_back is not None and event_type in rule.looks_back.event_types:
+                windows.append(rule.looks_back.window)
             if rule.absent is not None and (
                 event_type in rule.absent.event_types or event_type in rule.event_types
             ):

@@ -190,7 +190,10 @@ class _Checker(ConditionChecker):
                 at_id.column if at_id else None,
             ),
             after=relation if rule.when.after is not None else None,
-            absent=relation if rule.when.absent is not None else None,
+            absent=relation if rule.when.absent is not None and not rule.when.absent.before else None,
+            absent_before=relation
+            if rule.when.absent is not None and rule.when.absent.before
+            else None,
             count=when.count,
             changed=when.changed,
             throttle=throttle,
@@ -224,7 +227,7 @@ class _Checker(ConditionChecker):
         if when.absent is not None:
             checked.relation = self._relation(when.absent, (*path, "absent"), trigger_specs)
             absent = checked.relation
-            if absent is not None and has_alternatives(absent.condition):
+            if absent is not None and not when.absent.before and has_alternatives(absent.condition):
                 self.add(
                     (*path, "absent", "where"),
                     "conditions on an absent event can only be all-of tests (equal, compare,"
@@ -367,11 +370,19 @@ class _Checker(ConditionChecker):
                     where,
                     f"the triggering event has no field {ours!r} to compare",
                 )
-        if related.differ is not None and path[-1] != "after":
+        if related.differ is not None and path[-1] != "after" and not related.before:
             self.add(
                 (*path, "differ"),
-                f"'differ' is only for 'after': an {path[-1]!r} event that differs cannot be"
-                " waited for; write the values it must not have in its 'where'",
+                "'differ' is only for 'after' and 'absent' with 'before': an 'absent' event"
+                " that differs cannot be waited for; write the values it must not have in"
+                " its 'where'",
+                key=True,
+            )
+        if related.before and path[-1] != "absent":
+            self.add(
+                (*path, "before"),
+                f"'before' is only for 'absent': {path[-1]!r} always looks before the"
+                " triggering event",
                 key=True,
             )
         for pair in set(related.pairs) & set(related.differ_pairs):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from triggers.models.alerts import ActionName, Priority
 from triggers.rules.duration import MAX_TEXT_LENGTH as DURATION_LENGTH
@@ -96,8 +96,13 @@ class Related(_Strict):
     )
     differ: Names | dict[Name, Name] | None = Field(
         default=None,
-        description="(`after` only) fields that must differ, both recorded: a list of names"
-        " both events have, or {other_field: triggering_event_field}",
+        description="(`after`, and `absent` with `before`) fields that must differ, both"
+        " recorded: a list of names both events have, or {other_field: triggering_event_field}",
+    )
+    before: StrictBool = Field(
+        default=False,
+        description="(`absent` only) true: no such event within `within` before the triggering"
+        " one (or at its moment); the rule fires at once",
     )
 
     @property
