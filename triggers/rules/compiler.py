@@ -174,7 +174,7 @@ class _Checker(ConditionChecker):
             return None
         position = self.source.located.position(path)
         at_id = self.source.located.position((*path, "id"), key=True)
-        relation = when.relation
+        relation, absent = when.relation, rule.when.absent
         return CompiledRule(
             id=rule.id,
             title=rule.title,
@@ -190,10 +190,8 @@ class _Checker(ConditionChecker):
                 at_id.column if at_id else None,
             ),
             after=relation if rule.when.after is not None else None,
-            absent=relation if rule.when.absent is not None and not rule.when.absent.before else None,
-            absent_before=relation
-            if rule.when.absent is not None and rule.when.absent.before
-            else None,
+            absent=relation if absent is not None and not absent.before else None,
+            absent_before=relation if absent is not None and absent.before else None,
             count=when.count,
             changed=when.changed,
             throttle=throttle,
