@@ -261,6 +261,14 @@ def relations(
             relation["same"] = [a for a, _ in pairs]
         elif pairs:
             relation["same"] = dict(pairs)
+    if not absent and draw(st.integers(0, 2)) == 0:
+        same = relation.get("same", [])
+        taken = set(zip(same, same, strict=True)) if isinstance(same, list) else set(same.items())
+        differ = [pair for pair in _pairs(draw, specs, trigger) if pair not in taken]
+        if differ and all(a == b for a, b in differ) and draw(st.booleans()):
+            relation["differ"] = [a for a, _ in differ]
+        elif differ:
+            relation["differ"] = dict(differ)
     return relation
 
 
@@ -316,9 +324,11 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
         when["where"] = draw(conditions(specs))
     if draw(st.booleans()):
         when["case"] = draw(conditions(state_fields()))
-    form = draw(st.sampled_from([None, "after", "absent", "count"]))
+    form = draw(st.sampled_from([None, "after", "absent", "before", "count"]))
     if form in ("after", "absent"):
         when[form] = draw(relations(pool, specs, absent=form == "absent"))
+    elif form == "before":  # an absence before the trigger: an `after` turned round
+        when["absent"] = {**draw(relations(pool, specs, absent=False)), "before": True}
     elif form == "count":
         count: dict[str, Any] = {
             "at_least": draw(st.integers(2, 4)),
@@ -350,6 +360,9 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
         window = draw(st.sampled_from(WINDOWS))
         per = st.just({"within": window, "per": _names(draw, specs)})
         rule["throttle"] = draw(st.one_of(st.just(window), st.just({"within": window}), per))
+        if isinstance(rule["throttle"], dict) and draw(st.booleans()):
+            reset = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
+            rule["throttle"]["reset_by"] = reset[0] if len(reset) == 1 else reset
     return rule
 
 

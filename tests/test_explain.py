@@ -517,6 +517,7 @@ def test_a_count_alert_shows_the_counted_events_and_its_throttle(
         "per_values": {"child": "kk"},
         "previous_alert_at": None,
         "quiet_until": day("2020-04-19"),
+        "reset_by": (),
     }
 
     second = explain(default_rules, case, raised[1])

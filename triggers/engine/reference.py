@@ -14,17 +14,22 @@ The meaning it encodes (README, "Writing rules"):
 - every window includes both of its ends;
 - `after`: one alert per trigger, naming the latest other event within the
   window before it or at its moment; where the rule's own types and the other's
-  overlap, the other must come earlier in event order;
+  overlap, the other must come earlier in event order; `differ` fields recorded
+  on both and unequal;
 - `absent`: an alert at the trigger's deadline when no such event falls from
   the trigger to the deadline (where the types overlap, later in event order),
   once the clock reaches it: the clock ends at the later of the last event and
   `until`, and a deadline passes after the events of its own moment;
+- `absent` with `before`: an alert at the trigger when no such event lies within
+  the window before it or at its moment (where the types overlap, earlier in
+  event order), the very events `after` would find;
 - `count`: events of the rule's kind (its types and `where`, not case state) in
   the window up to the trigger in event order;
 - `changed`: against the latest earlier event of the compared types with the
   same `same` values;
 - throttle: a firing is dropped when one kept for the same rule and key lies
-  within the window before it.
+  within the window before it, unless a `reset_by` event lies after that one's
+  moment and up to the firing's.
 """
 
 from __future__ import annotations
@@ -96,6 +101,15 @@ def _direction(now: Any, before: Any, field: str) -> str:
     if order is not None and isinstance(now, str):
         now, before = order.index(now), order.index(before)
     return "down" if now < before else "up" if now > before else "same"
+
+
+def _differ(relation: CompiledRelation, other: _Seen, trigger: _Seen) -> bool:
+    """Every `differ` field recorded on both events, and unequal."""
+    return all(
+        None not in (other.values.get(theirs), trigger.values.get(ours))
+        and other.values.get(theirs) != trigger.values.get(ours)
+        for theirs, ours in relation.differ
+    )
 
 
 def _event_only(condition: Condition) -> Condition:
@@ -190,6 +204,8 @@ class _Case:
                 firing = self.after_firing(rule, rule.after, seen)
             elif rule.absent is not None:
                 firing = self.absent_firing(rule, rule.absent, seen)
+            elif rule.absent_before is not None:
+                firing = self.absent_before_firing(rule, rule.absent_before, seen)
             elif rule.count is not None:
                 firing = self.count_firing(rule, rule.count, seen)
             else:
@@ -207,6 +223,7 @@ class _Case:
             for other in self.others(after, trigger)
             if _looks_back(after.window, other.at, trigger.at)
             and (not overlap or other.seq < trigger.seq)
+            and _differ(after, other, trigger)
         ]
         if not qualifying:
             return None
@@ -227,6 +244,20 @@ class _Case:
                 return None
         # The deadline passes after the events of its own moment.
         return _Firing(rule, trigger, deadline, (trigger,), self.state_through(deadline))
+
+    def absent_before_firing(
+        self, rule: CompiledRule, absent: CompiledRelation, trigger: _Seen
+    ) -> _Firing | None:
+        """The trigger, at once, when no such event lies within the window before it."""
+        overlap = bool(set(rule.event_types) & set(absent.event_types))
+        for other in self.others(absent, trigger):
+            if (
+                _looks_back(absent.window, other.at, trigger.at)
+                and (not overlap or other.seq < trigger.seq)
+                and _differ(absent, other, trigger)
+            ):
+                return None
+        return _Firing(rule, trigger, trigger.at, (trigger,), trigger.before)
 
     def count_firing(
         self, rule: CompiledRule, count: CompiledCount, trigger: _Seen
@@ -250,8 +281,9 @@ class _Case:
         return _Firing(rule, trigger, trigger.at, counted, trigger.before)
 
 
-def _throttled(firings: Sequence[_Firing]) -> list[_Firing]:
-    """Firings of one rule that its throttle lets through, each window from the last kept."""
+def _throttled(firings: Sequence[_Firing], case: _Case) -> list[_Firing]:
+    """Firings of one rule that its throttle lets through, each window from the last kept
+    (and ended by any reset event after that one's moment, up to the firing's)."""
     throttle = firings[0].rule.throttle if firings else None
     if throttle is None:
         return list(firings)
@@ -259,7 +291,14 @@ def _throttled(firings: Sequence[_Firing]) -> list[_Firing]:
     kept = []
     for firing in sorted(firings, key=lambda f: (f.at, f.ids)):
         key = tuple(firing.trigger.values.get(name) for name in throttle.per)
-        if key in last and firing.at <= throttle.window.after(last[key]):
+        if (
+            key in last
+            and firing.at <= throttle.window.after(last[key])
+            and not any(
+                seen.event.type in throttle.reset_by and last[key] < seen.at <= firing.at
+                for seen in case.events
+            )
+        ):
             continue
         last[key] = firing.at
         kept.append(firing)
@@ -281,7 +320,7 @@ class ReferenceEngine:
         case = _Case(chronology, until)
         alerts: list[tuple[tuple[Any, ...], Alert]] = []
         for order, rule in enumerate(self.rules.rules):
-            for firing in _throttled(list(case.firings(rule))):
+            for firing in _throttled(list(case.firings(rule)), case):
                 for index in range(len(rule.actions)):
                     alert = self._alert(case.id, firing, index)
                     alerts.append(((firing.at, order, index, firing.ids), alert))

@@ -10,6 +10,7 @@ rules an event, a tally or the clock completes.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,6 +105,8 @@ class _CaseRun:
         # Per alert identity: its sort order, the alert, its trigger, and the rank of the
         # other event it names (an `after` alert keeps the latest qualifying one).
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event, int]] = {}
+        # The times of the case's events by type, for throttles that an event resets.
+        self.resets: dict[str, list[datetime]] | None = None
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -116,16 +119,30 @@ class _CaseRun:
             # taken in event order (not file order) so that counts never depend on it.
             if state is not seen_of:  # states are immutable: the values change with them
                 seen, seen_of = state_values(state), state
+            # Triggers of an absence before them, and those an event of the moment broke.
+            waiting: list[Match] = []
+            broken: set[tuple[str, str]] = set()
             for event in sorted(moment, key=lambda e: self.seq[e.id or ""]):
                 posted = self.posted(event, seen)
                 counted = []
                 for match in self.session.event(posted):
-                    if match.counts:
-                        counted.append(self.engine._rule(match.rule))
-                    else:
-                        self.raise_alerts(match, state)
+                    rule = self.engine._rule(match.rule)
+                    if rule.absent_before is None:
+                        if match.counts:
+                            counted.append(rule)
+                        else:
+                            self.raise_alerts(match, state)
+                    elif match.counts:
+                        waiting.append(match)
+                    elif self.differ(rule.absent_before.differ, match):
+                        broken.add((match.rule, match.trigger))
                 for rule in counted:
                     self.tally(rule, posted, state)
+            # An absence before a trigger is judged once its moment is complete: an event
+            # later in the moment (in event order, if of the trigger's kind) breaks it.
+            for match in waiting:
+                if (match.rule, match.trigger) not in broken:
+                    self.raise_alerts(match, state)
             state = state.apply_moment(moment)
         end = moments[-1][0].at if moments else until
         if until is not None and end is not None and until > end:
@@ -151,11 +168,45 @@ class _CaseRun:
                 previous is not None
                 and previous[1] != trigger.id
                 and within_after(throttle.window, previous[0], alert.at)
+                and not self.reset(throttle.reset_by, previous[0], alert.at)
             ):
                 continue  # raised already within the window, for another trigger
             last[key] = (alert.at, trigger.id)
             kept.append(alert)
         return kept
+
+    def differ(self, pairs: Sequence[tuple[str, str]], match: Match) -> bool:
+        """Whether the match's other event and trigger differ on every `differ` pair.
+
+        `differ` is judged here: durable_rules crashes on a correlated `$neq`.
+        """
+        if not pairs or match.other is None:
+            return True
+        other = event_values(self.events[match.other])
+        trigger = event_values(self.events[match.trigger])
+        return all(
+            other.get(theirs) is not None
+            and trigger.get(ours) is not None
+            and other.get(theirs) != trigger.get(ours)
+            for theirs, ours in pairs
+        )
+
+    def reset(self, types: Sequence[str], start: datetime, end: datetime) -> bool:
+        """Whether an event of `types` lies after `start`'s moment and up to `end`."""
+        if not types:
+            return False
+        if self.resets is None:
+            self.resets = {}
+            for event in self.events.values():
+                self.resets.setdefault(event.type, []).append(event.at)
+            for times in self.resets.values():
+                times.sort()
+        for event_type in types:
+            times = self.resets.get(event_type, [])
+            index = bisect.bisect_right(times, start)
+            if index < len(times) and times[index] <= end:
+                return True
+        return False
 
     def pass_deadlines(self, limit: datetime, state: CaseState, *, inclusive: bool) -> None:
         """Move the clock through each deadline before `limit` (or at it, if `inclusive`)."""
@@ -237,6 +288,8 @@ class _CaseRun:
             # One alert per trigger, naming the latest of the other events that qualify.
             if match.other is None:
                 raise EngineError(f"the backend fired 'after' rule {rule.id!r} without its event")
+            if not self.differ(rule.after.differ, match):
+                return
             rank = self.seq[match.other]
             ids = tuple(sorted((match.other, trigger.id or ""), key=lambda i: self.seq[i]))
         for index, action in enumerate(rule.actions):

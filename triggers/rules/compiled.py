@@ -226,6 +226,8 @@ class CompiledRelation:
     condition: Condition
     window: Duration
     same: tuple[tuple[str, str], ...]
+    #: Pairs of fields that must both be recorded and differ (`after` only).
+    differ: tuple[tuple[str, str], ...] = ()
 
     def related(self, other: Mapping[str, Any], trigger: Mapping[str, Any]) -> bool:
         """Whether `other`'s and the trigger's event values agree on every `same` pair."""
@@ -256,6 +258,9 @@ class CompiledThrottle:
 
     window: Duration
     per: tuple[str, ...]
+    #: Event types that end every key's window: an alert after such an event (up to its
+    #: moment included) and after the last alert's moment is raised.
+    reset_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,11 +289,19 @@ class CompiledRule:
     count: CompiledCount | None = None
     changed: CompiledChange | None = None
     throttle: CompiledThrottle | None = None
+    #: `absent` with `before`: no such event within the window before the trigger.
+    absent_before: CompiledRelation | None = None
 
     @property
     def relations(self) -> tuple[CompiledRelation, ...]:
         """The rule's relations to other events (`after`, `absent`), if any."""
-        return tuple(r for r in (self.after, self.absent) if r is not None)
+        return tuple(r for r in (self.after, self.absent, self.absent_before) if r is not None)
+
+    @property
+    def looks_back(self) -> CompiledRelation | None:
+        """The relation matched with an earlier (or simultaneous) other event: `after`, or
+        the events that would break an absence before the trigger."""
+        return self.after or self.absent_before
 
     def scoped(self, scope: Scope) -> Condition:
         """The part of the condition about the event (its `where`) or the case state (`case`).
@@ -336,8 +349,8 @@ class CompiledRuleSet:
         """How long after its time an event of `event_type` may still complete a rule."""
         windows = []
         for rule in self.rules:
-            if rule.after is not None and event_type in rule.after.event_types:
-                windows.append(rule.after.window)
+            if rule.looks_back is not None and event_type in rule.looks_back.event_types:
+                windows.append(rule.looks_back.window)
             if rule.absent is not None and (
                 event_type in rule.absent.event_types or event_type in rule.event_types
             ):

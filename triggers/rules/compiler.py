@@ -174,7 +174,7 @@ class _Checker(ConditionChecker):
             return None
         position = self.source.located.position(path)
         at_id = self.source.located.position((*path, "id"), key=True)
-        relation = when.relation
+        relation, absent = when.relation, rule.when.absent
         return CompiledRule(
             id=rule.id,
             title=rule.title,
@@ -190,7 +190,8 @@ class _Checker(ConditionChecker):
                 at_id.column if at_id else None,
             ),
             after=relation if rule.when.after is not None else None,
-            absent=relation if rule.when.absent is not None else None,
+            absent=relation if absent is not None and not absent.before else None,
+            absent_before=relation if absent is not None and absent.before else None,
             count=when.count,
             changed=when.changed,
             throttle=throttle,
@@ -224,7 +225,7 @@ class _Checker(ConditionChecker):
         if when.absent is not None:
             checked.relation = self._relation(when.absent, (*path, "absent"), trigger_specs)
             absent = checked.relation
-            if absent is not None and has_alternatives(absent.condition):
+            if absent is not None and not when.absent.before and has_alternatives(absent.condition):
                 self.add(
                     (*path, "absent", "where"),
                     "conditions on an absent event can only be all-of tests (equal, compare,"
@@ -268,8 +269,11 @@ class _Checker(ConditionChecker):
             self._needs_field(
                 name, specs, (*path, "per", i), f"this rule's event has no field {name!r}"
             )
+        reset: tuple[str, ...] = ()
+        if isinstance(throttle, Throttle) and throttle.reset_by is not None:
+            reset = self._types(throttle.reset_by, (*path, "reset_by"))
         try:
-            return CompiledThrottle(Duration.parse(within), per)
+            return CompiledThrottle(Duration.parse(within), per, reset)
         except DurationError as error:
             self.add(where, str(error))
             return None
@@ -349,26 +353,57 @@ class _Checker(ConditionChecker):
             window = Duration.parse(related.within)
         except DurationError as error:
             self.add((*path, "within"), str(error))
-        for theirs, ours in related.pairs:
-            where = (*path, "same", theirs) if isinstance(related.same, dict) else (*path, "same")
-            self._needs_field(
-                theirs, specs, where, f"the other event has no field {theirs!r} to compare"
+        for key, names, pairs in (
+            ("same", related.same, related.pairs),
+            ("differ", related.differ, related.differ_pairs),
+        ):
+            for theirs, ours in pairs:
+                where = (*path, key, theirs) if isinstance(names, dict) else (*path, key)
+                self._needs_field(
+                    theirs, specs, where, f"the other event has no field {theirs!r} to compare"
+                )
+                self._needs_field(
+                    ours,
+                    trigger_specs,
+                    where,
+                    f"the triggering event has no field {ours!r} to compare",
+                )
+        if related.differ is not None and path[-1] != "after" and not related.before:
+            self.add(
+                (*path, "differ"),
+                "'differ' is only for 'after' and 'absent' with 'before': an 'absent' event"
+                " that differs cannot be waited for; write the values it must not have in"
+                " its 'where'",
+                key=True,
             )
-            self._needs_field(
-                ours, trigger_specs, where, f"the triggering event has no field {ours!r} to compare"
+        if related.before and path[-1] != "absent":
+            self.add(
+                (*path, "before"),
+                f"'before' is only for 'absent': {path[-1]!r} always looks before the"
+                " triggering event",
+                key=True,
+            )
+        for pair in set(related.pairs) & set(related.differ_pairs):
+            self.add(
+                (*path, "differ"),
+                f"{pair[0]!r} cannot be both the same and different",
             )
         if len(self.problems) > before or not types:
             return None
-        return CompiledRelation(types, condition, window, related.pairs)
+        return CompiledRelation(types, condition, window, related.pairs, related.differ_pairs)
 
     def _event_types(self, when: When | Related, path: KeyPath) -> tuple[str, ...]:
-        types = when.event_types
+        return self._types(when.event, path)
+
+    def _types(self, named: str | list[str], path: KeyPath) -> tuple[str, ...]:
+        """Event types named as one or a list, checked against the catalogue."""
+        types = (named,) if isinstance(named, str) else tuple(named)
         if not types:
             self.add(path, "name at least one event type")
         ok = True
         for i, event_type in enumerate(types):
             if event_type not in EVENT_TYPES:
-                where = path if isinstance(when.event, str) else (*path, i)
+                where = path if isinstance(named, str) else (*path, i)
                 self.add(
                     where,
                     f"unknown event type {event_type!r}",

@@ -167,6 +167,8 @@ _RULE_TEXTS: _Texts = {
     ("then", "#", "act_within"): ("a duration", MAX_DURATION_LENGTH),
     ("throttle",): ("a duration", MAX_DURATION_LENGTH),
     ("throttle", "within"): ("a duration", MAX_DURATION_LENGTH),
+    ("throttle", "reset_by"): ("an event type", MAX_NAME_LENGTH),
+    ("throttle", "reset_by", "#"): ("an event type", MAX_NAME_LENGTH),
     ("when", "after", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "absent", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "count", "within"): ("a duration", MAX_DURATION_LENGTH),

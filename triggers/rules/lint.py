@@ -154,9 +154,10 @@ def _never_fires(rule: CompiledRule) -> Iterator[tuple[str, tuple[str, ...]]]:
 
 
 def _same_timing(a: CompiledRule, b: CompiledRule) -> bool:
-    return (a.after, a.absent, a.count, a.changed, a.throttle) == (
+    return (a.after, a.absent, a.absent_before, a.count, a.changed, a.throttle) == (
         b.after,
         b.absent,
+        b.absent_before,
         b.count,
         b.changed,
         b.throttle,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from triggers.models.alerts import ActionName, Priority
 from triggers.rules.duration import MAX_TEXT_LENGTH as DURATION_LENGTH
@@ -94,6 +94,16 @@ class Related(_Strict):
         description="fields that must be equal: a list of names both events have, or"
         " {other_field: triggering_event_field}",
     )
+    differ: Names | dict[Name, Name] | None = Field(
+        default=None,
+        description="(`after`, and `absent` with `before`) fields that must differ, both"
+        " recorded: a list of names both events have, or {other_field: triggering_event_field}",
+    )
+    before: StrictBool = Field(
+        default=False,
+        description="(`absent` only) true: no such event within `within` before the triggering"
+        " one (or at its moment); the rule fires at once",
+    )
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -103,11 +113,20 @@ class Related(_Strict):
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """`same` as (other field, triggering event field) pairs."""
-        if self.same is None:
-            return ()
-        if isinstance(self.same, list):
-            return tuple((name, name) for name in self.same)
-        return tuple(self.same.items())
+        return _pairs(self.same)
+
+    @property
+    def differ_pairs(self) -> tuple[tuple[str, str], ...]:
+        """`differ` as (other field, triggering event field) pairs."""
+        return _pairs(self.differ)
+
+
+def _pairs(names: list[str] | dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    if names is None:
+        return ()
+    if isinstance(names, list):
+        return tuple((name, name) for name in names)
+    return tuple(names.items())
 
 
 class Count(_Strict):
@@ -199,6 +218,18 @@ class Throttle(_Strict):
     per: Names | None = Field(
         default=None, description="fields of the triggering event that make separate keys"
     )
+    reset_by: Name | Names | None = Field(
+        default=None,
+        description="event types (a decision such as strategy_meeting) that end the window"
+        " early, for every key: the next alert after one is raised",
+    )
+
+    @property
+    def reset_types(self) -> tuple[str, ...]:
+        """The types of event that end the window, as a tuple."""
+        if self.reset_by is None:
+            return ()
+        return (self.reset_by,) if isinstance(self.reset_by, str) else tuple(self.reset_by)
 
 
 class Rule(_Strict):

@@ -35,7 +35,7 @@ def _reach(window: Duration, at: datetime) -> datetime:
 def _lookback(rules: CompiledRuleSet, event_type: str) -> tuple[Duration, ...]:
     """How long after its time an event of `event_type` may still complete a rule."""
     lookback = rules.lookback(event_type)
-    if any(rule.after is not None and event_type in rule.event_types for rule in rules.rules):
+    if any(rule.looks_back is not None and event_type in rule.event_types for rule in rules.rules):
         # An `after` trigger waits out its moment: the other event may come later in it.
         lookback = (*lookback, Duration())
     return lookback
@@ -64,7 +64,7 @@ class DurableRules:
         self.name = name
         self.layout = FactLayout(rules.rules)
         self.lookback = {t: _lookback(rules, t) for t in EVENT_TYPES}
-        self.other = {rule.id for rule in rules.rules if rule.after is not None}
+        self.other = {rule.id for rule in rules.rules if rule.looks_back is not None}
 
     @contextmanager
     def case(self, case: str) -> Iterator[DurableCase]:

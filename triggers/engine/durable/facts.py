@@ -69,7 +69,7 @@ def type_groups(rules: Sequence[CompiledRule]) -> tuple[tuple[str, ...], ...]:
             for rule in rules
             for types in (
                 rule.absent.event_types if rule.absent is not None else (),
-                rule.event_types if rule.after is not None else (),
+                rule.event_types if rule.looks_back is not None else (),
             )
             if len(types) > 1
         )

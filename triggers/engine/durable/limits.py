@@ -156,6 +156,7 @@ def _involves(rule: CompiledRule, event_type: str) -> bool:
             rule.event_types,
             rule.after.event_types if rule.after else (),
             rule.absent.event_types if rule.absent else (),
+            rule.absent_before.event_types if rule.absent_before else (),
         )
     )
 
@@ -165,7 +166,7 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
     problems: list[Problem] = []
     if len(rules) > MAX_RULES:
         problems.append(rules[MAX_RULES].source.problem(too_many_rules()))
-    correlated = [r for r in rules if r.after is not None or r.absent is not None]
+    correlated = [r for r in rules if r.relations]
     if len(correlated) > MAX_CORRELATION_RULES:
         problems.append(
             correlated[MAX_CORRELATION_RULES].source.problem(

@@ -67,6 +67,15 @@ def rule_definitions(rule: CompiledRule, name: str) -> list[Definition]:
             Definition(name, rule.id, {"all": tally}),
             Definition(f"{name}_member", rule.id, member, member=True),
         ]
+    if rule.absent_before is not None:
+        # The triggers (as members), and the earlier events that break their absence as an
+        # `after` rule finds them: the replay loop raises, after the trigger's moment, the
+        # triggers that nothing broke.
+        trigger = {"all": [{"m": {"$and": _event_pattern(rule.event_types, rule.condition)}}]}
+        return [
+            Definition(name, rule.id, {"all": _patterns(rule)}),
+            Definition(f"{name}_member", rule.id, trigger, member=True),
+        ]
     return [Definition(name, rule.id, {"all": _patterns(rule)})]
 
 
@@ -126,9 +135,9 @@ def _patterns(rule: CompiledRule) -> list[dict[str, Any]]:
     trigger = _event_pattern(types, rule.condition)
     if rule.absent is not None:
         return _absence_patterns(types, trigger, rule.absent)
-    if rule.after is None:
+    after = rule.looks_back
+    if after is None:
         return [{"m": {"$and": trigger}}]
-    after = rule.after
     key = window_key(after.window)
     correlated: list[dict[str, Any]] = [
         {"$lte": {f"event.{key}_lo": {"o": "event.at"}}},

@@ -247,6 +247,12 @@ class _Explainer:
             for other in self.case.others(relation, trigger)
             if looks_back(relation.window, other.at, trigger.at)
             and (not overlap or seq[other.id or ""] < seq[trigger.id or ""])
+            and all(
+                None not in (other_values.get(theirs), self.values.get(ours))
+                and other_values.get(theirs) != self.values.get(ours)
+                for theirs, ours in relation.differ
+                for other_values in (event_values(other),)
+            )
         ]
         named = [i for i in self.alert.events if i != trigger.id]
         other = self.case.by_id[named[0]]
@@ -347,6 +353,7 @@ class _Explainer:
             per_values=self.shared(throttle.per),
             previous_alert_at=max(earlier) if earlier else None,
             quiet_until=throttle.window.after(self.alert.at),
+            reset_by=throttle.reset_by,
         )
 
     def timing(self, raised: Sequence[Alert]) -> Timing:

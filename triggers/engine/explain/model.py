@@ -199,6 +199,8 @@ class ThrottleTiming(BaseModel):
     previous_alert_at: datetime | None
     #: Until when further alerts for the same key are held back.
     quiet_until: datetime
+    #: Event types that end the quiet time early (`reset_by`).
+    reset_by: tuple[str, ...] = ()
 
 
 class Timing(BaseModel):

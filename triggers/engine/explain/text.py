@@ -196,9 +196,10 @@ class _Lines:
                 if e.previous_alert_at is not None
                 else "the first alert"
             )
+            reset = f", or until {' or '.join(e.reset_by)}" if e.reset_by else ""
             self.out.append(
                 f"  throttle: one alert within {e.within}{per}: {previous};"
-                f" quiet until {when(e.quiet_until)}"
+                f" quiet until {when(e.quiet_until)}{reset}"
             )
 
     def _relation(

@@ -1,0 +1,302 @@
+"""The rule-language forms of issue 12: each at its edges, in the engine and the reference.
+
+`differ:`, throttles that an event resets, counts over several event types and
+absence before the trigger. Every case is replayed by both evaluators, which must
+raise exactly the alerts listed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import chronology
+from triggers import Engine, ReferenceEngine, RuleFileError, load_rules
+from triggers.engine.explain import explain
+from triggers.engine.explain.text import render
+
+T0 = datetime(2020, 3, 1, tzinfo=UTC)
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+def event(n: float, event_type: str, **fields: Any) -> dict[str, Any]:
+    return {"at": day(n).isoformat(), "type": event_type, **fields}
+
+
+def rule_file(tmp_path: Path, when: str, extra: str = "") -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - id: r\n    title: t\n    learning: l\n    when:\n"
+        + "".join(f"      {line}\n" for line in when.strip().splitlines())
+        + "    then:\n      - {action: flag, reason: r}\n"
+        + "".join(f"    {line}\n" for line in extra.strip().splitlines())
+    )
+    return path
+
+
+def alerts(
+    tmp_path: Path,
+    when: str,
+    events: list[dict[str, Any]],
+    extra: str = "",
+    until: datetime | None = None,
+) -> list[tuple[float, tuple[str, ...]]]:
+    """(day of the alert, ids of its events) of every alert; both evaluators must agree."""
+    rules = load_rules(rule_file(tmp_path, when, extra))
+    case = chronology([{**e, "id": f"e{i}"} for i, e in enumerate(events)])
+    got = Engine(rules).replay(case, until)
+    expected = ReferenceEngine(rules).replay(case, until)
+    assert got.alerts == expected.alerts
+    for alert in got.alerts:
+        explained = explain(rules, case, alert, until)  # explaining a new form never fails
+        assert explained.reproduced
+        assert render(explained)
+    return [((a.at - T0) / timedelta(days=1), a.events) for a in got.alerts]
+
+
+def problems(tmp_path: Path, when: str, extra: str = "") -> list[str]:
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(rule_file(tmp_path, when, extra))
+    return [str(p).rsplit("/", 1)[-1] for p in caught.value.problems]
+
+
+# --- differ ------------------------------------------------------------------------
+
+DIFFER = """
+event: risk_assessed
+after: {event: risk_assessed, within: 30d, differ: [tool], where: {level: high}}
+"""
+
+
+def test_differ_needs_another_value_recorded_on_both(tmp_path: Path) -> None:
+    events = [
+        event(0, "risk_assessed", tool="rm2000", level="high"),
+        event(10, "risk_assessed", tool="rm2000", level="low"),  # same tool: no
+        event(20, "risk_assessed", tool="oasys", level="low"),  # differs from e0
+    ]
+    assert alerts(tmp_path, DIFFER, events) == [(20, ("e0", "e2"))]
+
+
+def test_differ_names_the_latest_other_that_differs(tmp_path: Path) -> None:
+    events = [
+        event(0, "risk_assessed", tool="a", level="high"),
+        event(5, "risk_assessed", tool="b", level="high"),
+        event(30, "risk_assessed", tool="b", level="low"),  # e1 is the same tool; e0 at 30d
+    ]
+    assert alerts(tmp_path, DIFFER, events) == [
+        (5, ("e0", "e1")),
+        (30, ("e0", "e2")),
+    ]
+
+
+def test_differ_with_a_mapping_and_same(tmp_path: Path) -> None:
+    when = """
+event: child_missing
+after: {event: return_interview, within: 10d, differ: {child: child}}
+"""
+    events = [
+        event(0, "return_interview", child="a"),
+        event(0, "child_missing", child="a"),
+        event(1, "child_missing", child="b"),
+    ]
+    assert alerts(tmp_path, when, events) == [(1, ("e0", "e2"))]
+
+
+def test_differ_misuse_is_reported(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        "event: child_missing\nabsent: {event: return_interview, within: 3d, differ: [child]}",
+    ) == [
+        "rules.yaml:7:53: rules[0].when.absent.differ: 'differ' is only for 'after' and"
+        " 'absent' with 'before': an 'absent' event that differs cannot be waited for; write"
+        " the values it must not have in its 'where'"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\nafter: {event: return_interview, within: 3d, differ: [hours],"
+        " same: [child]}",
+    ) == ["rules.yaml:7:60: rules[0].when.after.differ: the other event has no field 'hours'"
+          " to compare"]  # fmt: skip
+    assert problems(
+        tmp_path,
+        "event: child_missing\nafter: {event: return_interview, within: 3d, differ: [child],"
+        " same: [child]}",
+    ) == ["rules.yaml:7:60: rules[0].when.after.differ: 'child' cannot be both the same and"
+          " different"]  # fmt: skip
+
+
+# --- throttle reset ----------------------------------------------------------------
+
+RESET = "throttle: {within: 30d, reset_by: [strategy_meeting, mappa_review]}"
+
+
+@pytest.mark.parametrize(
+    ("meeting", "expected"),
+    [
+        (None, [0, 31]),  # no reset: day 10 and 30 are held back, 31 is past the window
+        (5, [0, 10]),  # a decision between two concerns ends the window; 30, 31 within 10's
+        (10, [0, 10]),  # at the new concern's moment: it is raised
+        (0, [0, 31]),  # at the moment of the alert that opened the window: no reset
+        (30, [0, 30]),  # day 31 falls within the window opened again on day 30
+    ],
+)
+def test_a_decision_resets_the_throttle(
+    tmp_path: Path, meeting: float | None, expected: list[float]
+) -> None:
+    events = [event(n, "community_concern", reporter="x") for n in (0, 10, 30, 31)]
+    if meeting is not None:
+        events.append(event(meeting, "strategy_meeting"))
+    got = alerts(tmp_path, "event: community_concern", events, RESET)
+    assert [at for at, _ in got] == expected
+
+
+def test_a_reset_ends_every_key_and_a_deadline_after_it(tmp_path: Path) -> None:
+    when = "event: child_missing\nabsent: {event: return_interview, within: 3d}"
+    extra = "throttle: {within: 30d, per: [child], reset_by: mappa_review}"
+    events = [
+        event(0, "child_missing", child="a"),
+        event(1, "child_missing", child="a"),
+        event(2, "child_missing", child="b"),
+        event(4, "mappa_review", level=1),  # at e1's deadline: it passes after the review
+        event(6, "child_missing", child="b"),
+    ]
+    assert alerts(tmp_path, when, events, extra, until=day(20)) == [
+        (3, ("e0",)),
+        (4, ("e1",)),
+        (5, ("e2",)),
+    ]
+
+
+def test_throttle_reset_misuse_is_reported(tmp_path: Path) -> None:
+    extra = "throttle: {within: 30d, reset_by: [strategy_meting]}"
+    assert problems(tmp_path, "event: community_concern", extra) == [
+        "rules.yaml:9:40: rules[0].throttle.reset_by[0]: unknown event type 'strategy_meting'"
+        " (did you mean 'strategy_meeting'?)"
+    ]
+
+
+# --- counts across several event types ---------------------------------------------
+
+SIGNALS = """
+event: [community_concern, child_missing, mappa_review]
+count: {at_least: 3, within: 30d}
+"""
+
+
+def test_a_count_across_several_event_types(tmp_path: Path) -> None:
+    events = [
+        event(0, "community_concern", reporter="x"),
+        event(10, "child_missing", child="a"),
+        event(20, "return_interview", child="a"),  # not a signal
+        event(30, "mappa_review", level=1),  # day 0 is exactly 30 days back: counted
+        event(31, "community_concern", reporter="y"),  # day 0 is out: 10, 30, 31
+        event(61, "child_missing", child="b"),  # 31, 61 only
+    ]
+    assert alerts(tmp_path, SIGNALS, events) == [
+        (30, ("e0", "e1", "e3")),
+        (31, ("e1", "e3", "e4")),
+    ]
+
+
+def test_a_count_across_types_takes_simultaneous_events_in_event_order(tmp_path: Path) -> None:
+    events = [
+        event(0, "mappa_review", level=1),
+        event(0, "child_missing", child="a"),
+        event(0, "community_concern", reporter="x"),
+    ]
+    # Catalogue order: the third in event order is the trigger, whatever the file order.
+    (alert,) = alerts(tmp_path, SIGNALS, events)
+    assert alert[0] == 0 and sorted(alert[1]) == ["e0", "e1", "e2"]
+
+
+# --- absence before ----------------------------------------------------------------
+
+BEFORE = """
+event: child_missing
+absent: {event: return_interview, within: 10d, before: true, same: [child]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("gap", "fires"),
+    [(0, False), (5, False), (10, False), (10.25, True), (30, True)],
+)
+def test_absence_before_at_its_edges(tmp_path: Path, gap: float, fires: bool) -> None:
+    events = [event(0, "return_interview", child="a"), event(gap, "child_missing", child="a")]
+    expected = [(gap, ("e1",))] if fires else []
+    assert alerts(tmp_path, BEFORE, events) == expected
+
+
+def test_absence_before_another_child_and_later_events(tmp_path: Path) -> None:
+    events = [
+        event(0, "return_interview", child="b"),  # another child
+        event(1, "child_missing", child="a"),
+        event(2, "return_interview", child="a"),  # after the trigger: too late to count
+        event(20, "child_missing", child="a"),
+        event(20, "return_interview", child="a"),  # simultaneous: in the window
+    ]
+    assert alerts(tmp_path, BEFORE, events) == [(1, ("e1",))]
+
+
+def test_absence_before_of_the_same_kind_looks_at_earlier_ones_in_event_order(
+    tmp_path: Path,
+) -> None:
+    when = "event: risk_assessed\nabsent: {event: risk_assessed, within: 30d, before: true}"
+    events = [
+        event(0, "risk_assessed", tool="b", level="low"),
+        event(0, "risk_assessed", tool="a", level="low"),
+        event(40, "risk_assessed", tool="a", level="low"),
+    ]
+    # e0 and e1 are simultaneous; in event order (by id) e0 comes first and breaks e1's.
+    assert alerts(tmp_path, when, events) == [(0, ("e0",)), (40, ("e2",))]
+
+
+def test_absence_before_with_alternatives_and_differ(tmp_path: Path) -> None:
+    when = """
+event: risk_assessed
+where: {level: low}
+absent:
+  event: risk_assessed
+  within: 28d
+  before: true
+  where: {any: [{level: [high, very_high]}, {towards: children}]}
+"""
+    events = [
+        event(0, "risk_assessed", tool="a", level="high"),
+        event(10, "risk_assessed", tool="a", level="low"),  # e0 in the window
+        event(40, "risk_assessed", tool="b", level="medium", towards="public"),  # neither
+        event(50, "risk_assessed", tool="a", level="low"),
+    ]
+    assert alerts(tmp_path, when, events) == [(50, ("e3",))]
+    differ = when.replace("before: true", "before: true\n  differ: [tool]")
+    # e0 was made with the same tool: it does not count against the absence.
+    assert alerts(tmp_path, differ, events[:2]) == [(10, ("e1",))]
+
+
+def test_absence_before_misuse_is_reported(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path, "event: child_missing\nafter: {event: return_interview, within: 3d, before: true}"
+    ) == [
+        "rules.yaml:7:52: rules[0].when.after.before: 'before' is only for 'absent': 'after'"
+        " always looks before the triggering event"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\nabsent: {event: return_interview, within: 3d, before: 1}",
+    ) == ["rules.yaml:7:61: rules[0].when.absent.before: input should be a valid boolean"]
+    assert problems(
+        tmp_path,
+        "event: child_missing\nabsent: {event: return_intervew, within: 3d, before: true}\n"
+        "count: {at_least: 2, within: 3d}",
+    ) == [
+        "rules.yaml:7:23: rules[0].when.absent.event: unknown event type 'return_intervew'"
+        " (did you mean 'return_interview'?)",
+        "rules.yaml:8:14: rules[0].when.count: a rule takes one time form: 'absent' and"
+        " 'count' cannot be combined",
+    ]
