@@ -368,3 +368,24 @@ def test_tiny_decimals_are_refused_before_the_engine_sees_them(tmp_path: Path) -
     for hours in ("0", "0.0001", "30"):
         (case,) = parse_chronology(text.replace("HOURS", hours), "c.yaml")
         assert len(engine.replay(case).alerts) == (hours == "30")
+
+
+def test_an_empty_subject_is_an_error_at_its_line() -> None:
+    text = "case: a\nsubject: ''\nevents:\n  - {at: 2011-01-01, type: mappa_ended}\n"
+    assert refused(text, "c.yaml") == [
+        "c.yaml:2:10: subject: 'subject' is empty: leave it out if it is not known"
+    ]
+
+
+def test_what_the_reader_misses_the_model_still_refuses_as_a_placed_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A safety net: a header value the reader's own checks let through is still a
+    `ChronologyError` at its line, never pydantic's `ValidationError`."""
+    monkeypatch.setattr(triggers.reading._Reader, "text", lambda *_args, **_kw: True)
+    text = "case: a\nsubject: " + "s" * 201 + "\nevents: []\n"
+    (problem,) = refused(text, "c.yaml")
+    assert (
+        problem
+        == "c.yaml:2:10: subject: Value error, too long: 201 characters, at most 200 are allowed"
+    )

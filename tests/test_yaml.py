@@ -23,7 +23,8 @@ def _precise(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Located, list[
 
 
 def _same(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = yamlmap._load_with_libyaml(text, "f.yaml")
+    read = yamlmap._load_with_libyaml(text, "f.yaml")
+    fast = None if read is None else read[0]
     slow, problems = _precise(text, monkeypatch)
     assert problems == []
     if yamlmap._NOT_FOR_LIBYAML.search(text):
@@ -129,3 +130,19 @@ def test_positions_are_found_below_aliases_and_merges() -> None:
 def test_a_duplicate_key_names_the_line_of_the_first() -> None:
     _, problems = load_yaml("a: 1\nb: 2\na: 3\n", "f.yaml")
     assert [(p.line, p.message) for p in problems] == [(3, "duplicate key 'a' (first at line 1)")]
+
+
+def test_a_large_file_with_a_problem_is_reported_as_libyaml_finds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past `_PRECISE_UP_TO` the precise reader would take seconds: libyaml's problems are
+    reported, at the same positions (a syntax error in libyaml's words)."""
+    padding = "# " + "x" * 200 + "\n"
+    for text in ("case: a\nevents: [\n", "case: a\ncase: b\nevents: []\n"):
+        small = load_yaml(text, "f.yaml")[1]
+        monkeypatch.setattr(yamlmap, "_PRECISE_UP_TO", 10)
+        large = load_yaml(padding + text, "f.yaml")[1]
+        monkeypatch.undo()
+        assert [(p.line - 1, p.column) for p in large] == [(p.line, p.column) for p in small]
+        assert len(large) == len(small) == 1
+        assert large[0].message.split(":")[0][:20] == small[0].message.split(":")[0][:20]

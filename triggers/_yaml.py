@@ -303,7 +303,7 @@ def load_yaml(text: str, file: str) -> tuple[Located, list[Problem]]:
     except _TooLarge as error:
         return Located(None), [_too_large(error, file)]
     if fast is not None:
-        return fast, []
+        return fast
     try:
         loader = _PreciseLoader(text)
     except yaml.reader.ReaderError as error:
@@ -375,15 +375,22 @@ class _CachingLoader(yaml.CSafeLoader):
 _CACHED_TAGS = 4096
 
 
-def _load_with_libyaml(text: str, file: str) -> Located | None:
+#: Texts longer than this are reported with libyaml's own problems, not read again by
+#: PyYAML's pure-Python reader (seconds for a few megabytes).
+_PRECISE_UP_TO = 1024 * 1024
+
+
+def _load_with_libyaml(text: str, file: str) -> tuple[Located, list[Problem]] | None:
     """The data with positions, read by libyaml's C parser; None if it meets any problem,
     or if the text has what libyaml reads differently (then the precise reader reads it).
 
-    A document too large once its aliases are expanded raises `_TooLarge`: reading
-    it again precisely would only take longer to say so.
+    A document too large once its aliases are expanded raises `_TooLarge`, and a text
+    longer than `_PRECISE_UP_TO` gets libyaml's problems: reading either again
+    precisely would only take longer to say so.
     """
     if not yaml.__with_libyaml__ or _NOT_FOR_LIBYAML.search(text):
         return None
+    large = len(text) > _PRECISE_UP_TO
     try:
         loader = _CachingLoader(text)
     except Exception:  # whatever it is, the precise reader reports it
@@ -392,11 +399,13 @@ def _load_with_libyaml(text: str, file: str) -> Located | None:
         located, problems = _located(loader.get_single_node(), loader, file)
     except _TooLarge:
         raise
+    except yaml.MarkedYAMLError as error:
+        return (Located(None), [_syntax_problem(error, text, file)]) if large else None
     except Exception:  # as above
         return None
     finally:
         loader.dispose()
-    return None if problems else located
+    return (located, problems) if large or not problems else None
 
 
 def _located(

@@ -137,7 +137,9 @@ class _Reader(ProblemCollector):
             self.text(case, ("case",), MAX_ID_LENGTH)
         for key, limit in (("title", MAX_TEXT_LENGTH), ("subject", MAX_ID_LENGTH)):
             if key in raw and raw[key] is not None:
-                if isinstance(raw[key], str):
+                if key == "subject" and raw[key] == "":
+                    self.add((key,), "'subject' is empty: leave it out if it is not known")
+                elif isinstance(raw[key], str):
                     self.text(raw[key], (key,), limit)
                 else:
                     self.add((key,), f"{key!r} must be a string")
@@ -283,13 +285,19 @@ def _document(file: str, raw: Any, located: Located | None, at: KeyPath = ()) ->
             events.append((("events", index), event))
     identified = reader.duplicate_ids(events, {})
     reader.raise_if_any(ChronologyError)
-    return Chronology(
-        case=str(header["case"]),
-        title=header.get("title"),
-        subject=header.get("subject"),
-        outcomes=tuple(outcomes),
-        events=identified,
-    )
+    try:
+        return Chronology(
+            case=str(header["case"]),
+            title=header.get("title"),
+            subject=header.get("subject"),
+            outcomes=tuple(outcomes),
+            events=identified,
+        )
+    except ValidationError as error:  # what the checks above missed is still placed
+        for detail in error.errors():
+            reader.add(tuple(str(part) for part in detail["loc"]), detail["msg"])
+        reader.raise_if_any(ChronologyError)
+        raise
 
 
 def _jsonl(file: str, text: str) -> list[Chronology]:
