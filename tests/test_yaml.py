@@ -143,6 +143,6 @@ def test_a_large_file_with_a_problem_is_reported_as_libyaml_finds_it(
         monkeypatch.setattr(yamlmap, "_PRECISE_UP_TO", 10)
         large = load_yaml(padding + text, "f.yaml")[1]
         monkeypatch.undo()
-        assert [(p.line - 1, p.column) for p in large] == [(p.line, p.column) for p in small]
+        assert [((p.line or 0) - 1, p.column) for p in large] == [(p.line, p.column) for p in small]
         assert len(large) == len(small) == 1
         assert large[0].message.split(":")[0][:20] == small[0].message.split(":")[0][:20]
