@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from triggers.limits import MAX_EVENTS_PER_CASE, MAX_OUTCOMES_PER_CASE
 from triggers.models.events import (
+    ADDED_DEFAULTS,
     BaseEvent,
     ChronologyTime,
     Event,
@@ -50,7 +51,10 @@ def derive_event_id(event: BaseEvent, occurrence: int = 1) -> str:
     The n-th event with identical content gets suffix `-n`, so that two identical
     events stay two events and the ids do not depend on their order in the file.
     """
-    content = event.model_dump(mode="json", exclude={"id"}, exclude_none=True)
+    content = event.model_dump(mode="json", exclude={"id"}, exclude_none=True, by_alias=True)
+    for name, default in ADDED_DEFAULTS.get(content["type"], {}).items():
+        if content.get(name) == default:
+            del content[name]
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return f"ev-{digest}" if occurrence == 1 else f"ev-{digest}-{occurrence}"
 
