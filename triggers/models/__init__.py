@@ -20,6 +20,7 @@ from triggers.models.alerts import (
 from triggers.models.audit import ACTIVITIES, Activity, AuditEntry, ErasureRecord
 from triggers.models.chronology import Chronology, Outcome, chronology_schema, derive_event_id
 from triggers.models.events import (
+    CATALOGUE_VERSION,
     EVENT_MODELS,
     EVENT_TYPES,
     ORDERED_VALUES,
@@ -35,6 +36,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ACTIVITIES",
     "ALERT_STATUSES",
+    "CATALOGUE_VERSION",
     "DEFAULT_ACT_WITHIN",
     "EVENT_MODELS",
     "EVENT_TYPES",

@@ -35,6 +35,7 @@ from triggers.limits import (
 
 __all__ = [
     "ADDED_DEFAULTS",
+    "CATALOGUE_VERSION",
     "EVENT_MODELS",
     "EVENT_TYPES",
     "MAX_WHOLE",
@@ -615,9 +616,11 @@ class AssociationWithFamilyEvent(BaseEvent):
 
 
 class IntelligenceReceivedEvent(BaseEvent):
-    """Intelligence about the subject reaches an agency; `from` (`from_` in Python) its origin."""
+    """Intelligence about the subject reaches an agency.
 
-    model_config = ConfigDict(populate_by_name=True)
+    Its origin is `from` in files and rules, `from_` as a Python attribute; to build one
+    in Python, pass `**{"from": ...}` (a file's `from_:` is an unknown field).
+    """
 
     type: Literal["intelligence_received"] = "intelligence_received"
     about: IntelligenceAbout
@@ -705,6 +708,8 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 
+#: The version of the event catalogue and action vocabulary (docs/format.md).
+CATALOGUE_VERSION = 2
 #: Each event type's model, in catalogue order.
 EVENT_MODELS: dict[str, type[BaseEvent]] = {
     get_args(model.model_fields["type"].annotation)[0]: model

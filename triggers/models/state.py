@@ -93,7 +93,9 @@ STATE_FIELDS: dict[str, StateField] = {
         ),
         StateField("mappa_area", "str", "area of the current MAPPA management (absent when none)"),
         StateField("area", "str", "the area the subject last moved to (absent when no move)"),
-        StateField("children_in_household", "int", "children who joined the household"),
+        StateField(
+            "children_in_household", "int", "children who joined the household and have not left"
+        ),
         StateField("partner_has_children", "bool", "the subject's latest partner has children"),
         StateField("active_plans", "set", "plans started and not yet ended", get_args(PlanKind)),
         StateField("plans_recorded", "set", "every kind of plan ever started", get_args(PlanKind)),
