@@ -346,8 +346,8 @@ class _Case:
             self.add(t + self.days(0, 30), "returned_to_custody")
             self.on_licence = False
             on = rng.choice(("licence", "sentence_end"))
-            end = (t + self.days(300, 700)).strftime("%Y-%m-%d") if on == "licence" else None
-            self.add(t + self.days(60, 300), "released", on=on, licence_end=end)
+            until = (t + self.days(300, 700)).strftime("%Y-%m-%d") if on == "licence" else None
+            self.add(t + self.days(60, 300), "released", on=on, licence_end=until)
             self.on_licence = on == "licence"
         elif rng.random() < 0.3:
             condition = rng.choice(("curfew", "exclusion zone", "reporting"))
@@ -388,12 +388,10 @@ class _Case:
         rng = self.rng
         if rng.random() < 0.5:
             about = rng.choice(("sexual_risk_children", "domestic_abuse", "violence", "other"))
-            self.add(
-                t,
-                "intelligence_received",
-                about=about,
-                **{"from": rng.choice(("neighbour", "partner agency", "anonymous"))},
-            )
+            origin: dict[str, Any] = {
+                "from": rng.choice(("neighbour", "partner agency", "anonymous"))
+            }
+            self.add(t, "intelligence_received", about=about, **origin)
             t += self.days(1, 30)
         role = rng.choices(("perpetrator", "victim"), (4, 1))[0]
         self.add(t, "domestic_incident", role=role, children_present=rng.random() < 0.4)
