@@ -151,7 +151,7 @@ def common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
     common = {}
     for name, spec in first.items():
         others = [fields.get(name) for fields in rest]
-        if spec.kind == "list" or any(o is None or o.kind != spec.kind for o in others):
+        if spec.kind in ("list", "time") or any(o is None or o.kind != spec.kind for o in others):
             continue
         values = tuple(dict.fromkeys(v for s in (spec, *others) if s for v in s.values))
         common[name] = FieldSpec(name, spec.kind, values)
