@@ -32,6 +32,13 @@ def test_catalogue_has_every_event_type_of_the_contract() -> None:
         "new_relationship", "new_pregnancy", "child_joined_household", "plan_started",
         "plan_ended", "assessment_completed", "strategy_meeting", "conference_refused",
         "child_missing", "return_interview",
+        # Version 2.
+        "home_visit", "appointment_missed", "contact_lost", "notification_breach",
+        "wanted_circulated", "released", "licence_condition_changed", "enforcement_decision",
+        "recall_issued", "returned_to_custody", "allocation_changed", "adult_joined_household",
+        "subject_joined_household", "child_left_household", "association_with_family",
+        "intelligence_received", "domestic_incident", "protective_order", "referral_closed",
+        "injury_observed",
     )  # fmt: skip
 
 
@@ -242,6 +249,16 @@ def test_case_state_follows_the_worked_example() -> None:
         "plans_recorded": ("child_in_need", "child_protection", "written_agreement"),
         "conviction_categories": ("sexual",),
         "arrest_categories": ("sexual",),
+        # Version 2: what a version-1 file says of them.
+        "risk_towards_children": "medium",
+        "highest_risk_level": "medium",
+        "on_licence": False,
+        "in_custody": False,
+        "whereabouts_unknown": False,
+        "domestic_abuse_history": False,
+        "adults_in_household": 0,
+        "unchecked_adults": 0,
+        "open_referrals": 0,
     }
 
 

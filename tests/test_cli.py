@@ -164,6 +164,7 @@ def test_the_command_tree() -> None:
         "db status",
         "db upgrade",
         "events",
+        "events list",
         "events schema",
         "explain",
         "generate",

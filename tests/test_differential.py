@@ -25,6 +25,7 @@ from tests.test_properties import CHRONOLOGIES
 from triggers import (
     ACTIONS,
     EVENT_TYPES,
+    PARAM_VALUES,
     Chronology,
     CompiledRuleSet,
     Engine,
@@ -98,7 +99,10 @@ def _domain(spec: FieldSpec) -> st.SearchStrategy[Any]:
     if spec.kind == "enum":
         return st.sampled_from(spec.values[:3])
     if spec.kind == "list":
-        return st.lists(st.sampled_from(TEXT), max_size=2)
+        items = ("sexual", "violence", "combined") if spec.name == "scales" else TEXT
+        return st.lists(st.sampled_from(items), max_size=2)
+    if spec.kind == "time":  # licence_end
+        return TIMES.map(datetime.isoformat)
     return st.sampled_from(TEXT)
 
 
@@ -147,7 +151,7 @@ def common_fields(types: Sequence[str]) -> dict[str, FieldSpec]:
     common = {}
     for name, spec in first.items():
         others = [fields.get(name) for fields in rest]
-        if spec.kind == "list" or any(o is None or o.kind != spec.kind for o in others):
+        if spec.kind in ("list", "time") or any(o is None or o.kind != spec.kind for o in others):
             continue
         values = tuple(dict.fromkeys(v for s in (spec, *others) if s for v in s.values))
         common[name] = FieldSpec(name, spec.kind, values)
@@ -304,8 +308,8 @@ def actions(draw: st.DrawFn, specs: Mapping[str, FieldSpec]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for param, required in ACTIONS[name].items():
         if required or draw(st.booleans()):
-            level = param == "level"
-            params[param] = draw(st.sampled_from([2, 3])) if level else draw(templates(specs))
+            valid = PARAM_VALUES.get((name, param))
+            params[param] = draw(st.sampled_from(valid)) if valid else draw(templates(specs))
     action: dict[str, Any] = {"action": name, "reason": draw(templates(specs))}
     if params:
         action["params"] = params

@@ -121,6 +121,18 @@ def test_a_state_based_alert(
         "plans_recorded",
         "conviction_categories",
         "arrest_categories",
+        "risk_towards_children",
+        "risk_towards_public",
+        "risk_towards_known_adult",
+        "risk_towards_staff",
+        "highest_risk_level",
+        "on_licence",
+        "in_custody",
+        "whereabouts_unknown",
+        "domestic_abuse_history",
+        "adults_in_household",
+        "unchecked_adults",
+        "open_referrals",
     ]
     assert x.tests == (
         ConditionCheck(
@@ -621,7 +633,10 @@ def test_lines_are_plain_text_in_reading_order(
         " mappa_area 'area-b', area 'area-b', children_in_household 1,"
         " partner_has_children false, active_plans ['written_agreement'],"
         " plans_recorded ['child_in_need', 'child_protection', 'written_agreement'],"
-        " conviction_categories ['sexual'], arrest_categories []",
+        " conviction_categories ['sexual'], arrest_categories [],"
+        " risk_towards_children 'medium', highest_risk_level 'medium', on_licence false,"
+        " in_custody false, whereabouts_unknown false, domestic_abuse_history false,"
+        " adults_in_household 0, unchecked_adults 0, open_referrals 0",
         "Timing:",
         "  after: monitoring_software_failure within 365d before the trigger:"
         " window 2010-02-07 to 2011-02-07",

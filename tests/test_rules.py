@@ -116,7 +116,9 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
         "    when:\n      event: arrest\n    then:\n      - {action: escalate, reason: r}\n",
         "8:18: rules[0].then[0].action: unknown action 'escalate': expected one of"
         " reopen_assessment, escalate_mappa, convene_strategy_meeting, notify_agency,"
-        " review_risk_management_plan, escalate_case, flag (did you mean 'escalate_case'?)",
+        " review_risk_management_plan, escalate_case, flag, request_recall, circulate_wanted,"
+        " request_medical, reallocate_case, check_household, enforce_order"
+        " (did you mean 'escalate_case'?)",
     ),
     (
         "    when:\n      event: arrest\n    then:\n      - {action: notify_agency, reason: r}\n",
@@ -272,7 +274,7 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
                 f"      event: {spread(i)}\n      after: {{event: {spread(i, 1)}, within: {i}h}}\n"
             ),
         ),
-        "570:5: rules[71].id: with this rule, a 'conviction' event would carry 256 properties into"
+        "530:5: rules[66].id: with this rule, a 'risk_assessed' event would carry 255 properties into"
         " durable_rules, which accepts at most 254: each different 'within' duration adds 3; use"
         " fewer different durations",
     ),

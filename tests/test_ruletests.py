@@ -256,7 +256,8 @@ BROKEN_PROBLEMS = [
     " (did you mean 'D9'?)",
     "9:29: tests[0].expect[0].action: unknown action 'flg': expected one of reopen_assessment,"
     " escalate_mappa, convene_strategy_meeting, notify_agency, review_risk_management_plan,"
-    " escalate_case, flag (did you mean 'flag'?)",
+    " escalate_case, flag, request_recall, circulate_wanted, request_medical, reallocate_case,"
+    " check_household, enforce_order (did you mean 'flag'?)",
     "10:39: tests[0].expect[1].action: rule 'D3-moved-area' never raises 'escalate_mappa':"
     " it raises notify_agency",
     "10:59: tests[0].expect[1].at: invalid date '2011-02-30': expected an ISO 8601 date or"

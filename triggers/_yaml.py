@@ -273,6 +273,10 @@ class _Builder:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = self.build(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, bool) and key_node.value.lower() not in ("true", "false"):
+                # YAML 1.1 reads on, off, yes and no as booleans; as a key each is the word
+                # written (`released` has a field `on`).
+                key = key_node.value
             if not isinstance(key, str | int) or isinstance(key, bool):
                 self.problem(key_node, path, "mapping keys must be plain words")
                 continue

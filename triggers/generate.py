@@ -5,7 +5,11 @@ Each case is a subject's timeline over 2 to 10 years, starting between 2005 and
 followed by registration and a MAPPA level; a relationship, a pregnancy and a
 birth; moves with or without a review in the new area; missing episodes with or
 without return interviews; plans ended with or without contingency; concerns,
-assessments, bail, monitoring and refused conferences. Routine events (reviews,
+assessments, bail, monitoring and refused conferences; and, from catalogue version
+2, supervision (home visits, missed appointments, contact lost and found again),
+licence and recall (breaches, warnings, recall, custody, release), household
+changes in both directions, and domestic abuse with the intelligence, orders,
+referrals and injuries around it. Routine events (reviews,
 assessments, meetings) fill the rest, so that alerts stay a handful a year.
 
 Everything is plain data (`dict`s in the shape of a chronology file) and
@@ -54,6 +58,31 @@ _SOURCES = {
         ("police", ("arrest", "registration_started", "registration_ended", "child_missing")),
         ("mappa", ("mappa_level_set", "mappa_review", "mappa_ended")),
         ("childrens_services", ("plan_started", "plan_ended", "return_interview")),
+        (
+            "probation",
+            (
+                "home_visit",
+                "appointment_missed",
+                "contact_lost",
+                "licence_condition_changed",
+                "enforcement_decision",
+                "recall_issued",
+                "allocation_changed",
+            ),
+        ),
+        ("prison", ("released", "returned_to_custody")),
+        ("court", ("protective_order",)),
+        (
+            "police",
+            (
+                "notification_breach",
+                "wanted_circulated",
+                "intelligence_received",
+                "domestic_incident",
+            ),
+        ),
+        ("childrens_services", ("adult_joined_household", "child_left_household")),
+        ("health", ("injury_observed",)),
     )
     for kind in kinds
 }
@@ -73,11 +102,13 @@ class _Case:
         self.children: list[str] = []
         self.monitoring = False
         self.tools: dict[str, str] = {}
+        self.on_licence = False
+        self.adults: list[str] = []
 
     def full(self) -> bool:
         return len(self.events) >= self.budget
 
-    def add(self, at: datetime, kind: str, *, timed: bool = False, **fields: Any) -> None:
+    def add(self, at: datetime, kind: str, /, *, timed: bool = False, **fields: Any) -> None:
         """Record an event at `at` (a date unless `timed`), unless the budget is spent."""
         if self.full():
             return
@@ -100,7 +131,12 @@ class _Case:
 
     def assess(self, at: datetime, tool: str, level: str, towards: str | None) -> None:
         self.tools[tool] = level
-        self.add(at, "risk_assessed", tool=tool, level=level, towards=towards)
+        scales = {"RM2000": ["sexual", "violence", "combined"], "OASys": ["violence"]}.get(tool)
+        seen = self.rng.random() < 0.8 if self.rng.random() < 0.5 else None
+        self.add(
+            at, "risk_assessed", tool=tool, level=level, towards=towards, scales=scales,
+            subject_seen=seen,
+        )  # fmt: skip
 
     # Storylines: each starts at `t` and adds its events, follow-ups later in time.
 
@@ -201,7 +237,12 @@ class _Case:
             kind = kinds[0] if shape == "same" else kinds[index]
             reporter = _REPORTERS[kind][0]
             concern = rng.choice(_CONCERNS)
-            self.add(t, "community_concern", reporter=reporter, reporter_type=kind, concern=concern)
+            category = rng.choice(("sexual", "violent", "other", None))
+            withdrawn = True if rng.random() < 0.05 else None
+            self.add(
+                t, "community_concern", reporter=reporter, reporter_type=kind, concern=concern,
+                category=category, withdrawn=withdrawn,
+            )  # fmt: skip
             t += self.days(10, 120)
 
     def monitoring_story(self, t: datetime) -> None:
@@ -219,7 +260,7 @@ class _Case:
         rng = self.rng
         category = rng.choices(("sexual", "violent", "other"), (2, 3, 5))[0]
         offence = rng.choice(_OFFENCES[category])
-        self.add(t, "arrest", offence=offence, category=category)
+        self.add(t, "arrest", offence=offence, category=category, on_licence=self.on_licence)
         conditions = rng.sample(["no contact with children", "curfew", "residence"], 2)
         self.add(t + self.days(0, 1), "bail_granted", conditions=conditions)
         t += self.days(40, 240)
@@ -251,6 +292,128 @@ class _Case:
         else:
             self.routine(t)
 
+    # Version 2 storylines.
+
+    def supervision(self, t: datetime) -> None:
+        """Home visits and appointments; sometimes contact is lost and found again."""
+        rng = self.rng
+        agency = "police" if self.registered else "probation"
+        for _ in range(rng.randint(1, 3)):
+            outcome = rng.choices(
+                ("seen", "not_in", "not_at_address", "refused_entry"), (75, 15, 5, 5)
+            )[0]
+            self.add(t, "home_visit", outcome=outcome, agency=agency, announced=rng.random() < 0.5)
+            if outcome != "seen" and rng.random() < 0.3:
+                self.add(t + self.days(1, 14), "appointment_missed", agency="probation")
+            t += self.days(20, 90)
+        if rng.random() < 0.2:
+            self.add(t, "contact_lost", agency=agency)
+            if rng.random() < 0.6:
+                scope = rng.choice(("local", "national"))
+                self.add(t + self.days(0, 10), "wanted_circulated", scope=scope)
+            found = t + self.days(5, 120)
+            if rng.random() < 0.7:
+                self.add(found, "home_visit", outcome="seen", agency=agency)
+            else:
+                self.add(found, "returned_to_custody")
+        if rng.random() < 0.3:
+            self.add(t + self.days(10, 200), "allocation_changed", agency=agency)
+
+    def licence(self, t: datetime) -> None:
+        """Release on licence; a breach, a warning or a recall, custody and release again."""
+        rng = self.rng
+        if not self.on_licence:
+            self.on_licence = True
+            end = (t + self.days(180, 900)).strftime("%Y-%m-%d")
+            self.add(t, "released", on="licence", licence_end=end)
+            condition = rng.choice(
+                ("no unsupervised contact with children", "curfew", "exclusion zone")
+            )
+            self.add(t, "licence_condition_changed", condition=condition, change="added")
+            return
+        t += self.days(0, 30)
+        if self.registered and rng.random() < 0.5:
+            kind = rng.choice(("address", "travel", "name", "household_child", "other"))
+            self.add(t, "notification_breach", kind=kind)
+        else:
+            self.add(t, "appointment_missed", agency="probation")
+        decisions = ("verbal_warning", "formal_warning", "recall_requested")
+        decision = rng.choices(decisions, (4, 3, 3))[0]
+        self.add(t + self.days(1, 14), "enforcement_decision", kind=decision)
+        if decision == "recall_requested":
+            t += self.days(1, 21)
+            self.add(t, "recall_issued")
+            self.add(t + self.days(0, 30), "returned_to_custody")
+            self.on_licence = False
+            on = rng.choice(("licence", "sentence_end"))
+            until = (t + self.days(300, 700)).strftime("%Y-%m-%d") if on == "licence" else None
+            self.add(t + self.days(60, 300), "released", on=on, licence_end=until)
+            self.on_licence = on == "licence"
+        elif rng.random() < 0.3:
+            condition = rng.choice(("curfew", "exclusion zone", "reporting"))
+            change = rng.choice(("relaxed", "removed"))
+            self.add(
+                t + self.days(30, 200),
+                "licence_condition_changed",
+                condition=condition,
+                change=change,
+            )
+
+    def household(self, t: datetime) -> None:
+        """Adults join, children leave; the subject moves in with, or befriends, a family."""
+        rng = self.rng
+        shape = rng.choice(("adult", "child_left", "subject", "family"))
+        if shape == "adult" or (shape == "child_left" and not self.children):
+            person = f"adult-{len(self.adults) + 1}"
+            self.adults.append(person)
+            relationship = rng.choice(("lodger", "partner", "relative", "friend"))
+            self.add(
+                t, "adult_joined_household", person=person, relationship=relationship,
+                checked=rng.random() < 0.6,
+            )  # fmt: skip
+        elif shape == "child_left":
+            child = self.children.pop(rng.randrange(len(self.children)))
+            reason = rng.choice(("moved_out", "placed", "other"))
+            self.add(t, "child_left_household", child=child, reason=reason)
+        elif shape == "subject":
+            self.add(
+                t, "subject_joined_household", children=rng.randint(0, 3), with_person="partner"
+            )
+        else:
+            family = rng.choice(("the smiths", "next door", "a family from the gym"))
+            self.add(t, "association_with_family", family=family, children=rng.random() < 0.6)
+
+    def domestic(self, t: datetime) -> None:
+        """Domestic abuse: intelligence, an incident, an order; referrals opened and closed."""
+        rng = self.rng
+        if rng.random() < 0.5:
+            about = rng.choice(("sexual_risk_children", "domestic_abuse", "violence", "other"))
+            origin: dict[str, Any] = {
+                "from": rng.choice(("neighbour", "partner agency", "anonymous"))
+            }
+            self.add(t, "intelligence_received", about=about, **origin)
+            t += self.days(1, 30)
+        role = rng.choices(("perpetrator", "victim"), (4, 1))[0]
+        self.add(t, "domestic_incident", role=role, children_present=rng.random() < 0.4)
+        if role == "perpetrator" and rng.random() < 0.4:
+            kind = rng.choice(("restraining", "non_molestation", "sexual_harm_prevention", "other"))
+            self.add(t + self.days(7, 60), "protective_order", kind=kind, protects="partner")
+        if self.children and rng.random() < 0.3:
+            site = rng.choice(("arm", "face", "back"))
+            seen_by = rng.choice(("teacher", "health visitor", "gp"))
+            self.add(
+                t + self.days(0, 40),
+                "injury_observed",
+                child=self.child(),
+                site=site,
+                seen_by=seen_by,
+            )
+        if rng.random() < 0.6:
+            reason = rng.choice(
+                ("no_further_action", "malicious", "other_agency_involved", "other")
+            )
+            self.add(t + self.days(20, 120), "referral_closed", agency="police", reason=reason)
+
     def routine(self, t: datetime) -> None:
         rng = self.rng
         choice = rng.random()
@@ -263,7 +426,10 @@ class _Case:
             self.add(t, "strategy_meeting")
         else:
             agency = rng.choice(("probation", "childrens_services", "police"))
-            self.add(t, "assessment_completed", agency=agency)
+            outcome = rng.choice(
+                ("no_further_action", "child_in_need", "child_protection", "other")
+            )
+            self.add(t, "assessment_completed", agency=agency, outcome=outcome)
 
 
 #: Storylines with their weight, per profile; routine events fill the rest.
@@ -279,6 +445,10 @@ _STORIES: dict[str, tuple[tuple[_Story, int], ...]] = {
         (_Case.reassess, 6),
         (_Case.missing, 2),
         (_Case.ending, 1),
+        (_Case.supervision, 3),
+        (_Case.licence, 2),
+        (_Case.household, 2),
+        (_Case.domestic, 1),
         (_Case.routine, 60),
     ),
     "violent": (
@@ -289,6 +459,10 @@ _STORIES: dict[str, tuple[tuple[_Story, int], ...]] = {
         (_Case.bail, 6),
         (_Case.reassess, 6),
         (_Case.ending, 1),
+        (_Case.supervision, 3),
+        (_Case.licence, 3),
+        (_Case.household, 1),
+        (_Case.domestic, 3),
         (_Case.routine, 60),
     ),
     "family": (
@@ -298,6 +472,8 @@ _STORIES: dict[str, tuple[tuple[_Story, int], ...]] = {
         (_Case.concern, 5),
         (_Case.conference, 5),
         (_Case.reassess, 4),
+        (_Case.household, 3),
+        (_Case.domestic, 2),
         (_Case.routine, 50),
     ),
 }

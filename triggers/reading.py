@@ -90,7 +90,9 @@ class _Reader(ProblemCollector):
                 path, f"missing required field {name!r} for event type {event_type!r}", line=line
             )
         elif kind == "extra_forbidden":
-            allowed = EVENT_MODELS[event_type].model_fields
+            allowed = [  # as files write them: `from`, not Python's `from_`
+                field.alias or name for name, field in EVENT_MODELS[event_type].model_fields.items()
+            ]
             self.add(
                 field_path,
                 f"unknown field {shown(name)} for event type {event_type!r}",

@@ -1,4 +1,4 @@
-"""`triggers rules ...` and `triggers events schema`: check, list and test rule sets; schemas."""
+"""`triggers rules ...` and `triggers events ...`: rule sets (check, list, test); the catalogue."""
 
 from __future__ import annotations
 
@@ -12,8 +12,17 @@ from rich.table import Table
 from triggers.cli.app import cli
 from triggers.cli.render import action_text, print_problem, stderr, stdout
 from triggers.engine import load_rules
-from triggers.models import chronology_schema
+from triggers.models import (
+    ACTIONS,
+    CATALOGUE_VERSION,
+    DEFAULT_ACT_WITHIN,
+    EVENT_MODELS,
+    PARAM_VALUES,
+    STATE_FIELDS,
+    chronology_schema,
+)
 from triggers.rules import rule_file_schema
+from triggers.rules.catalogue import event_fields, state_fields
 from triggers.ruletests import load_rule_tests, rule_test_files, run_rule_tests
 
 __all__ = ["events", "rules"]
@@ -116,3 +125,52 @@ def events() -> None:
 def events_schema() -> None:
     """Print a JSON Schema of chronology files, for editors to validate and complete."""
     click.echo(json.dumps(chronology_schema(), indent=2))
+
+
+_COMMON = ("at", "type", "id", "source", "recorded_at", "note")
+
+
+@events.command("list")
+def events_list() -> None:
+    """Print the event catalogue, the case state rules test and the action vocabulary.
+
+    Each event type with its meaning and fields (required ones marked), each field's
+    kind or enumeration of values; then the case-state values and the actions.
+    """
+    lines = [
+        f"Event catalogue version {CATALOGUE_VERSION}: {len(EVENT_MODELS)} types. Every event"
+        " also has at and type (required), id, source, recorded_at and note.",
+    ]
+    for event_type, model in EVENT_MODELS.items():
+        lines += ["", f"{event_type}: {_meaning(model.__doc__)}"]
+        fields = {n: f for n, f in event_fields(event_type).items() if n not in _COMMON}
+        width = max((len(name) for name in fields), default=0)
+        lines += [
+            f"  {name:<{width}}  {'required' if spec.required else 'optional'}  {spec.describe()}"
+            for name, spec in fields.items()
+        ] or ["  (no fields of its own)"]
+    lines += ["", "Case state (rules test it with case:):"]
+    width = max(len(name) for name in STATE_FIELDS)
+    for name, spec in state_fields().items():
+        lines.append(f"  {name:<{width}}  {spec.describe()}: {STATE_FIELDS[name].description}")
+    lines += ["", "Actions (default time to act):"]
+    for action, params in ACTIONS.items():
+        described = [
+            f"{name} ({'required' if required else 'optional'}"
+            + (
+                ": " + " or ".join(repr(v) for v in PARAM_VALUES[action, name])
+                if (action, name) in PARAM_VALUES
+                else ""
+            )
+            + ")"
+            for name, required in params.items()
+        ]
+        lines.append(
+            f"  {action}: {', '.join(described) or 'no params'} ({DEFAULT_ACT_WITHIN[action]})"
+        )
+    click.echo("\n".join(lines))
+
+
+def _meaning(doc: str | None) -> str:
+    text = " ".join((doc or "").split())
+    return text[:1].lower() + text[1:].rstrip(".")

@@ -138,6 +138,7 @@ class _Case:
         self.after: list[tuple[datetime, CaseState]] = []
         state = CaseState()
         for moment in chronology.moments():
+            state = state.as_of(moment[0].at)  # a licence whose end has come is over
             before[moment[0].at] = state
             state = state.apply_moment(moment)
             self.after.append((moment[0].at, state))

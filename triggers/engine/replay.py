@@ -115,6 +115,7 @@ class _CaseRun:
             # Deadlines before this moment pass first; one at this moment passes after
             # its events, which are still in time.
             self.pass_deadlines(moment[0].at, state, inclusive=False)
+            state = state.as_of(moment[0].at)  # a licence whose end has come is over
             # Simultaneous events all see the case as it stood before them, and are
             # taken in event order (not file order) so that counts never depend on it.
             if state is not seen_of:  # states are immutable: the values change with them

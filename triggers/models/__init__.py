@@ -5,6 +5,7 @@ from triggers.models.alerts import (
     ACTIVE_STATUSES,
     ALERT_STATUSES,
     DEFAULT_ACT_WITHIN,
+    PARAM_VALUES,
     PRIORITIES,
     TRANSITIONS,
     ActionName,
@@ -19,6 +20,7 @@ from triggers.models.alerts import (
 from triggers.models.audit import ACTIVITIES, Activity, AuditEntry, ErasureRecord
 from triggers.models.chronology import Chronology, Outcome, chronology_schema, derive_event_id
 from triggers.models.events import (
+    CATALOGUE_VERSION,
     EVENT_MODELS,
     EVENT_TYPES,
     ORDERED_VALUES,
@@ -34,10 +36,12 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ACTIVITIES",
     "ALERT_STATUSES",
+    "CATALOGUE_VERSION",
     "DEFAULT_ACT_WITHIN",
     "EVENT_MODELS",
     "EVENT_TYPES",
     "ORDERED_VALUES",
+    "PARAM_VALUES",
     "PRIORITIES",
     "STATE_FIELDS",
     "TRANSITIONS",

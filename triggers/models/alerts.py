@@ -16,6 +16,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ALERT_STATUSES",
     "DEFAULT_ACT_WITHIN",
+    "PARAM_VALUES",
     "PRIORITIES",
     "TRANSITIONS",
     "ActionName",
@@ -36,6 +37,13 @@ ActionName: TypeAlias = Literal[
     "review_risk_management_plan",
     "escalate_case",
     "flag",
+    # Version 2.
+    "request_recall",
+    "circulate_wanted",
+    "request_medical",
+    "reallocate_case",
+    "check_household",
+    "enforce_order",
 ]
 Priority: TypeAlias = Literal["low", "medium", "high", "urgent"]
 ParamValue: TypeAlias = str | int
@@ -58,7 +66,7 @@ TRANSITIONS: dict[Move, tuple[AlertStatus, tuple[AlertStatus, ...]]] = {
     "dismiss": ("dismissed", ACTIVE_STATUSES),
 }
 
-#: The action vocabulary (version 1): each action's parameters and whether they are required.
+#: The action vocabulary (version 2): each action's parameters and whether they are required.
 ACTIONS: dict[str, dict[str, bool]] = {
     "reopen_assessment": {"agency": False},
     "escalate_mappa": {"level": True},
@@ -67,6 +75,17 @@ ACTIONS: dict[str, dict[str, bool]] = {
     "review_risk_management_plan": {},
     "escalate_case": {"to": True},
     "flag": {},
+    "request_recall": {},
+    "circulate_wanted": {"scope": True},
+    "request_medical": {},
+    "reallocate_case": {"agency": False},
+    "check_household": {"agency": False},
+    "enforce_order": {},
+}
+#: Parameters that take one of a few values, by action and parameter.
+PARAM_VALUES: dict[tuple[str, str], tuple[ParamValue, ...]] = {
+    ("escalate_mappa", "level"): (2, 3),
+    ("circulate_wanted", "scope"): ("local", "national"),
 }
 PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
 
@@ -80,6 +99,12 @@ DEFAULT_ACT_WITHIN: dict[str, str] = {
     "review_risk_management_plan": "14d",
     "escalate_case": "2d",
     "flag": "7d",
+    "request_recall": "1d",
+    "circulate_wanted": "1d",
+    "request_medical": "1d",
+    "reallocate_case": "2d",
+    "check_household": "3d",
+    "enforce_order": "3d",
 }
 
 

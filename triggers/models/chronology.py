@@ -16,7 +16,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from triggers.limits import MAX_EVENTS_PER_CASE, MAX_OUTCOMES_PER_CASE
+from triggers.models.alerts import ACTIONS, DEFAULT_ACT_WITHIN, PARAM_VALUES
 from triggers.models.events import (
+    ADDED_DEFAULTS,
+    CATALOGUE_VERSION,
     BaseEvent,
     ChronologyTime,
     Event,
@@ -25,6 +28,7 @@ from triggers.models.events import (
     Title,
     group_moments,
 )
+from triggers.models.state import STATE_FIELDS
 
 __all__ = [
     "Chronology",
@@ -50,7 +54,10 @@ def derive_event_id(event: BaseEvent, occurrence: int = 1) -> str:
     The n-th event with identical content gets suffix `-n`, so that two identical
     events stay two events and the ids do not depend on their order in the file.
     """
-    content = event.model_dump(mode="json", exclude={"id"}, exclude_none=True)
+    content = event.model_dump(mode="json", exclude={"id"}, exclude_none=True, by_alias=True)
+    for name, default in ADDED_DEFAULTS.get(content["type"], {}).items():
+        if content.get(name) == default:
+            del content[name]
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return f"ev-{digest}" if occurrence == 1 else f"ev-{digest}-{occurrence}"
 
@@ -111,4 +118,35 @@ def chronology_schema() -> dict[str, Any]:
     schema = Chronology.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "risk-triggers chronology"
+    schema["description"] = (
+        f"A case chronology (event catalogue version {CATALOGUE_VERSION}). Besides the file"
+        " format, x-case-state lists the case-state values rules test (derived from the"
+        " events, never written in a file) and x-actions the actions rules may ask for."
+    )
+    schema["x-catalogue-version"] = CATALOGUE_VERSION
+    schema["x-case-state"] = {
+        name: {
+            "kind": field.kind,
+            "description": field.description,
+            **({"values": list(field.values)} if field.values else {}),
+        }
+        for name, field in STATE_FIELDS.items()
+    }
+    schema["x-actions"] = {
+        action: {
+            "params": {
+                name: {
+                    "required": required,
+                    **(
+                        {"values": list(PARAM_VALUES[action, name])}
+                        if (action, name) in PARAM_VALUES
+                        else {}
+                    ),
+                }
+                for name, required in params.items()
+            },
+            "act_within": DEFAULT_ACT_WITHIN[action],
+        }
+        for action, params in ACTIONS.items()
+    }
     return schema

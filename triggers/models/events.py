@@ -1,4 +1,4 @@
-"""The event catalogue (version 1, docs/format.md) as immutable Pydantic models.
+"""The event catalogue (version 2, docs/format.md) as immutable Pydantic models.
 
 `Event` is a discriminated union on `type`; every model rejects unknown fields.
 Times are normalised to timezone-aware UTC datetimes: a date alone means the
@@ -34,26 +34,47 @@ from triggers.limits import (
 )
 
 __all__ = [
+    "ADDED_DEFAULTS",
+    "CATALOGUE_VERSION",
     "EVENT_MODELS",
     "EVENT_TYPES",
     "MAX_WHOLE",
     "ORDERED_VALUES",
+    "AdultJoinedHouseholdEvent",
+    "AllocationChangedEvent",
+    "AppointmentMissedEvent",
     "ArrestEvent",
     "AssessmentCompletedEvent",
+    "AssessmentOutcome",
+    "AssociationWithFamilyEvent",
     "BailGrantedEvent",
     "BailLapsedEvent",
     "BailLapsedReason",
     "BaseEvent",
+    "BreachKind",
     "Category",
     "ChildJoinedHouseholdEvent",
+    "ChildLeftHouseholdEvent",
     "ChildMissingEvent",
     "ChronologyTime",
     "CommunityConcernEvent",
+    "ConditionChange",
     "ConferenceRefusedEvent",
+    "ContactLostEvent",
     "ConvictionEvent",
+    "DomesticIncidentEvent",
+    "EnforcementDecisionEvent",
+    "EnforcementKind",
     "Event",
+    "HomeVisitEvent",
     "Id",
+    "IncidentRole",
+    "InjuryObservedEvent",
+    "IntelligenceAbout",
+    "IntelligenceReceivedEvent",
     "JoinReason",
+    "LeftReason",
+    "LicenceConditionChangedEvent",
     "MappaCategory",
     "MappaEndedEvent",
     "MappaLevel",
@@ -64,20 +85,34 @@ __all__ = [
     "NewPregnancyEvent",
     "NewRelationshipEvent",
     "Note",
+    "NotificationBreachEvent",
     "OffenderMovedAreaEvent",
+    "OrderKind",
     "PlanEndedEvent",
     "PlanKind",
     "PlanStartedEvent",
+    "ProtectiveOrderEvent",
+    "RecallIssuedEvent",
+    "ReferralClosedEvent",
+    "ReferralClosedReason",
     "RegistrationEndedEvent",
     "RegistrationStartedEvent",
+    "ReleasedEvent",
+    "ReleasedOn",
     "ReporterType",
     "ReturnInterviewEvent",
+    "ReturnedToCustodyEvent",
     "RiskAssessedEvent",
     "RiskLevel",
+    "Scale",
     "StrategyMeetingEvent",
+    "SubjectJoinedHouseholdEvent",
     "Text",
     "Title",
     "Towards",
+    "VisitOutcome",
+    "WantedCirculatedEvent",
+    "WantedScope",
     "check_text",
     "event_adapter",
     "group_moments",
@@ -95,9 +130,34 @@ ReporterType: TypeAlias = Literal[
 ]
 BailLapsedReason: TypeAlias = Literal["acquitted", "charges_dropped", "expired", "other"]
 JoinReason: TypeAlias = Literal["birth", "moved_in", "other"]
+# Version 2.
+Scale: TypeAlias = Literal["sexual", "violence", "combined"]
+AssessmentOutcome: TypeAlias = Literal[
+    "no_further_action", "child_in_need", "child_protection", "other"
+]
+VisitOutcome: TypeAlias = Literal["seen", "not_in", "not_at_address", "refused_entry"]
+BreachKind: TypeAlias = Literal["address", "travel", "name", "household_child", "other"]
+WantedScope: TypeAlias = Literal["local", "national"]
+ReleasedOn: TypeAlias = Literal["licence", "sentence_end", "remand_end"]
+ConditionChange: TypeAlias = Literal["added", "relaxed", "removed"]
+EnforcementKind: TypeAlias = Literal["verbal_warning", "formal_warning", "recall_requested"]
+LeftReason: TypeAlias = Literal["moved_out", "placed", "other"]
+IntelligenceAbout: TypeAlias = Literal[
+    "sexual_risk_children", "domestic_abuse", "violence", "other"
+]
+IncidentRole: TypeAlias = Literal["perpetrator", "victim"]
+OrderKind: TypeAlias = Literal["restraining", "non_molestation", "sexual_harm_prevention", "other"]
+ReferralClosedReason: TypeAlias = Literal[
+    "no_further_action", "malicious", "other_agency_involved", "other"
+]
 
-#: Enumerations whose values have an order, lowest first; rules may compare them.
-ORDERED_VALUES: dict[str, tuple[str, ...]] = {"level": get_args(RiskLevel)}
+#: Enumerations whose values have an order, lowest first; rules may compare them: the
+#: risk `level` of an event, and the case-state values that hold one (models/state.py).
+ORDERED_VALUES: dict[str, tuple[str, ...]] = {
+    "level": get_args(RiskLevel),
+    **{f"risk_towards_{towards}": get_args(RiskLevel) for towards in get_args(Towards)},
+    "highest_risk_level": get_args(RiskLevel),
+}
 
 
 def parse_time(value: Any) -> datetime:
@@ -240,7 +300,9 @@ class BaseEvent(BaseModel):
 
     def fields(self) -> dict[str, Any]:
         """The type-specific fields that are set, as JSON-compatible values."""
-        return self.model_dump(mode="json", exclude=_COMMON_FIELDS, exclude_none=True)
+        return self.model_dump(
+            mode="json", exclude=_COMMON_FIELDS, exclude_none=True, by_alias=True
+        )
 
 
 #: Fields every event has, which `fields` leaves out.
@@ -262,6 +324,7 @@ class ArrestEvent(BaseEvent):
     type: Literal["arrest"] = "arrest"
     offence: Text
     category: Category
+    on_licence: StrictBool | None = None
 
 
 class RegistrationStartedEvent(BaseEvent):
@@ -284,6 +347,8 @@ class RiskAssessedEvent(BaseEvent):
     tool: Text
     level: RiskLevel
     towards: Towards | None = None
+    scales: Annotated[tuple[Scale, ...], Field(max_length=MAX_LIST_ITEMS)] | None = None
+    subject_seen: StrictBool | None = None
 
 
 class MappaLevelSetEvent(BaseEvent):
@@ -353,6 +418,8 @@ class CommunityConcernEvent(BaseEvent):
     reporter: Text
     reporter_type: ReporterType | None = None
     concern: Text | None = None
+    category: Category | None = None
+    withdrawn: StrictBool = False
 
 
 class NewRelationshipEvent(BaseEvent):
@@ -402,6 +469,7 @@ class AssessmentCompletedEvent(BaseEvent):
     type: Literal["assessment_completed"] = "assessment_completed"
     agency: Text | None = None
     kind: Text | None = None
+    outcome: AssessmentOutcome | None = None
 
 
 class StrategyMeetingEvent(BaseEvent):
@@ -432,6 +500,166 @@ class ReturnInterviewEvent(BaseEvent):
     child: Text
 
 
+# Version 2 (docs/format.md section 4.2).
+
+
+class HomeVisitEvent(BaseEvent):
+    """A visit to the subject's home."""
+
+    type: Literal["home_visit"] = "home_visit"
+    outcome: VisitOutcome
+    agency: Text | None = None
+    announced: StrictBool | None = None
+
+
+class AppointmentMissedEvent(BaseEvent):
+    """The subject missed a supervision appointment."""
+
+    type: Literal["appointment_missed"] = "appointment_missed"
+    agency: Text | None = None
+
+
+class ContactLostEvent(BaseEvent):
+    """The agencies no longer know where the subject is."""
+
+    type: Literal["contact_lost"] = "contact_lost"
+    agency: Text | None = None
+
+
+class NotificationBreachEvent(BaseEvent):
+    """The subject failed to notify as required."""
+
+    type: Literal["notification_breach"] = "notification_breach"
+    kind: BreachKind
+
+
+class WantedCirculatedEvent(BaseEvent):
+    """The subject is circulated as wanted or missing."""
+
+    type: Literal["wanted_circulated"] = "wanted_circulated"
+    scope: WantedScope
+
+
+class ReleasedEvent(BaseEvent):
+    """Released from custody."""
+
+    type: Literal["released"] = "released"
+    on: ReleasedOn
+    licence_end: ChronologyTime | None = None
+
+
+class LicenceConditionChangedEvent(BaseEvent):
+    """A licence or order condition set, relaxed or lifted."""
+
+    type: Literal["licence_condition_changed"] = "licence_condition_changed"
+    condition: Text
+    change: ConditionChange
+
+
+class EnforcementDecisionEvent(BaseEvent):
+    """The supervising agency's response to a breach."""
+
+    type: Literal["enforcement_decision"] = "enforcement_decision"
+    kind: EnforcementKind
+
+
+class RecallIssuedEvent(BaseEvent):
+    """A recall to custody is issued."""
+
+    type: Literal["recall_issued"] = "recall_issued"
+
+
+class ReturnedToCustodyEvent(BaseEvent):
+    """The subject is back in custody (recall, remand or sentence)."""
+
+    type: Literal["returned_to_custody"] = "returned_to_custody"
+
+
+class AllocationChangedEvent(BaseEvent):
+    """The case's lead worker or officer changed."""
+
+    type: Literal["allocation_changed"] = "allocation_changed"
+    agency: Text | None = None
+
+
+class AdultJoinedHouseholdEvent(BaseEvent):
+    """An adult joins the household where the children live."""
+
+    type: Literal["adult_joined_household"] = "adult_joined_household"
+    person: Text
+    relationship: Text | None = None
+    checked: StrictBool | None = None
+
+
+class SubjectJoinedHouseholdEvent(BaseEvent):
+    """The subject moves into another household."""
+
+    type: Literal["subject_joined_household"] = "subject_joined_household"
+    children: Count
+    with_person: Text | None = None
+
+
+class ChildLeftHouseholdEvent(BaseEvent):
+    """A child leaves the household."""
+
+    type: Literal["child_left_household"] = "child_left_household"
+    child: Text
+    reason: LeftReason | None = None
+
+
+class AssociationWithFamilyEvent(BaseEvent):
+    """The subject befriends or associates with a family."""
+
+    type: Literal["association_with_family"] = "association_with_family"
+    family: Text
+    children: StrictBool | None = None
+
+
+class IntelligenceReceivedEvent(BaseEvent):
+    """Intelligence about the subject reaches an agency.
+
+    Its origin is `from` in files and rules, `from_` as a Python attribute; to build one
+    in Python, pass `**{"from": ...}` (a file's `from_:` is an unknown field).
+    """
+
+    type: Literal["intelligence_received"] = "intelligence_received"
+    about: IntelligenceAbout
+    from_: Text | None = Field(default=None, alias="from")
+
+
+class DomesticIncidentEvent(BaseEvent):
+    """A domestic abuse incident involving the subject."""
+
+    type: Literal["domestic_incident"] = "domestic_incident"
+    role: IncidentRole
+    children_present: StrictBool | None = None
+
+
+class ProtectiveOrderEvent(BaseEvent):
+    """An order made against the subject."""
+
+    type: Literal["protective_order"] = "protective_order"
+    kind: OrderKind
+    protects: Text | None = None
+
+
+class ReferralClosedEvent(BaseEvent):
+    """An agency closes a referral or case."""
+
+    type: Literal["referral_closed"] = "referral_closed"
+    agency: Text
+    reason: ReferralClosedReason
+
+
+class InjuryObservedEvent(BaseEvent):
+    """An injury to a child is seen or reported."""
+
+    type: Literal["injury_observed"] = "injury_observed"
+    child: Text
+    site: Text | None = None
+    seen_by: Text | None = None
+
+
 Event = Annotated[
     ConvictionEvent
     | ArrestEvent
@@ -456,16 +684,41 @@ Event = Annotated[
     | StrategyMeetingEvent
     | ConferenceRefusedEvent
     | ChildMissingEvent
-    | ReturnInterviewEvent,
+    | ReturnInterviewEvent
+    | HomeVisitEvent
+    | AppointmentMissedEvent
+    | ContactLostEvent
+    | NotificationBreachEvent
+    | WantedCirculatedEvent
+    | ReleasedEvent
+    | LicenceConditionChangedEvent
+    | EnforcementDecisionEvent
+    | RecallIssuedEvent
+    | ReturnedToCustodyEvent
+    | AllocationChangedEvent
+    | AdultJoinedHouseholdEvent
+    | SubjectJoinedHouseholdEvent
+    | ChildLeftHouseholdEvent
+    | AssociationWithFamilyEvent
+    | IntelligenceReceivedEvent
+    | DomesticIncidentEvent
+    | ProtectiveOrderEvent
+    | ReferralClosedEvent
+    | InjuryObservedEvent,
     Field(discriminator="type"),
 ]
 
+#: The version of the event catalogue and action vocabulary (docs/format.md).
+CATALOGUE_VERSION = 2
 #: Each event type's model, in catalogue order.
 EVENT_MODELS: dict[str, type[BaseEvent]] = {
     get_args(model.model_fields["type"].annotation)[0]: model
     for model in get_args(get_args(Event)[0])
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+#: Fields added to a version-1 type with a default, by type: a derived event id leaves
+#: them out while they hold that default, so that version-1 files keep their ids.
+ADDED_DEFAULTS: dict[str, dict[str, Any]] = {"community_concern": {"withdrawn": False}}
 
 
 def group_moments(events: Iterable[Event]) -> list[list[Event]]:

@@ -75,8 +75,9 @@ def _spec(name: str, annotation: Any, required: bool) -> FieldSpec:
 
 
 def _fields(model: type[BaseEvent]) -> dict[str, FieldSpec]:
+    # A field is named as files write it: `from`, not Python's `from_`.
     return {
-        name: _spec(name, info.annotation, info.is_required())
+        info.alias or name: _spec(info.alias or name, info.annotation, info.is_required())
         for name, info in model.model_fields.items()
     }
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from triggers._yaml import KeyPath, Located
 from triggers.errors import Problem, RuleFileError, suggest
-from triggers.models.alerts import ACTIONS, DEFAULT_ACT_WITHIN
+from triggers.models.alerts import ACTIONS, DEFAULT_ACT_WITHIN, PARAM_VALUES
 from triggers.models.events import EVENT_TYPES
 from triggers.rules.catalogue import FieldSpec, state_fields
 from triggers.rules.compiled import (
@@ -435,6 +435,15 @@ class _Checker(ConditionChecker):
                 ok = False
             elif spec.action == "escalate_mappa" and name == "level" and value not in (2, 3):
                 self.add(where, f"MAPPA escalation level must be 2 or 3, got {shown(value)}")
+                ok = False
+            elif value not in PARAM_VALUES.get((spec.action, name), (value,)):
+                valid = PARAM_VALUES[spec.action, name]
+                self.add(
+                    where,
+                    f"param {name!r} of action {spec.action!r} must be one of"
+                    f" {', '.join(repr(v) for v in valid)}, got {shown(value)}",
+                    suggestion=suggest(str(value), [str(v) for v in valid]),
+                )
                 ok = False
             elif isinstance(value, str):
                 template = self._template(value, where, fields)

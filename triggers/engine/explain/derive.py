@@ -81,7 +81,7 @@ class _Case:
 
     def before(self, moment: datetime) -> CaseState:
         """The case as it stood just before `moment`."""
-        return CaseState.from_events(e for e in self.events if e.at < moment)
+        return CaseState.from_events(e for e in self.events if e.at < moment).as_of(moment)
 
     def trigger(self, rule: CompiledRule, ids: Sequence[str]) -> Event | None:
         """Of an alert's events, the one the rule fired on: the last of the rule's own types."""
