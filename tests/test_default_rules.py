@@ -57,6 +57,7 @@ D8 = [
 ]
 D9 = [("D9-new-offence", "review_risk_management_plan"), ("D9-new-offence", "notify_agency")]
 D12 = ("D12-written-agreement", "flag")
+D17 = ("D17-arrest-of-a-known-risk", "review_risk_management_plan")
 CONCERN_RULE = ("community-concern", "notify_agency")
 
 CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
@@ -101,7 +102,8 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
     ("D8 no risk to children", [OTHER_CONVICTION, RELATIONSHIP], []),
     ("D9 registered, sexual arrest", [REGISTERED, SEXUAL_ARREST], D9),
     ("D9 MAPPA-managed, violent conviction", [MAPPA_1, VIOLENT_CONVICTION], D9),
-    ("D9 registered, other arrest", [REGISTERED, OTHER_ARREST], []),
+    # Issue 12: any arrest of a registered subject reviews the plan (D17).
+    ("D9 registered, other arrest", [REGISTERED, OTHER_ARREST], [D17]),
     ("D9 unmanaged, sexual arrest", [OTHER_CONVICTION, SEXUAL_ARREST], []),
     ("D12 written agreement, risk to children", [SEXUAL_CONVICTION, AGREEMENT], [D12]),
     ("D12 child protection plan is not an agreement", [SEXUAL_CONVICTION, CP_PLAN], []),
