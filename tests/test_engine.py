@@ -71,6 +71,32 @@ def test_worked_example_raises_the_expected_alerts(engine: Engine) -> None:
     )
 
 
+#: examples/mr-h-recall.yaml: supervision on licence and a recall not carried out.
+#: The MAPPA level 2 set on 2021-03-01 is reviewed on 2021-06-21, exactly 16 weeks
+#: later, so D15 stays quiet; the arrest is for another offence while on licence.
+MR_H_EXPECTED = [
+    ("2021-02-05", "D28-missed-appointment-after-release", "enforce_order"),
+    ("2021-02-15", "D24-released-without-mappa-level", "escalate_mappa"),
+    ("2021-05-10", "D27-licence-condition-relaxed", "review_risk_management_plan"),
+    ("2021-06-28", "D23-visits-without-seeing-the-subject", "escalate_mappa"),
+    ("2021-06-28", "D23-visits-without-seeing-the-subject", "circulate_wanted"),
+    ("2021-07-05", "D17-arrest-of-a-known-risk", "review_risk_management_plan"),
+    ("2021-07-05", "D25-arrest-on-licence", "request_recall"),
+    ("2021-07-10", "D26-recall-not-returned", "escalate_case"),
+    ("2021-07-12", "D23b-contact-lost", "escalate_mappa"),
+    ("2021-07-12", "D23b-contact-lost", "circulate_wanted"),
+]
+
+
+def test_supervision_and_recall_example_raises_the_expected_alerts(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A.parent / "mr-h-recall.yaml")
+    alerts = engine.replay(case).alerts
+    assert summary(alerts) == MR_H_EXPECTED
+    params = {(a.rule, a.action): a.params for a in alerts}
+    assert params["D23b-contact-lost", "circulate_wanted"] == {"scope": "national"}
+    assert params["D26-recall-not-returned", "escalate_case"] == {"to": "senior_manager"}
+
+
 def test_shuffled_events_raise_the_same_alerts(engine: Engine) -> None:
     (case,) = load_chronologies(MR_A)
     expected = engine.replay(case).alerts
