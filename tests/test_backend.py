@@ -34,7 +34,7 @@ def test_the_store_writes_to_the_backend_under_test(
         with sqlite3.connect(url.database) as connection:
             (alerts,) = connection.execute("SELECT count(*) FROM alerts").fetchone()
             (version,) = connection.execute("SELECT sqlite_version()").fetchone()
-        assert (alerts, version) == (20, sqlite3.sqlite_version)
+        assert (alerts, version) == (29, sqlite3.sqlite_version)
         return
     server: PostgresServer = request.getfixturevalue("postgres")
     sql = create_engine(store_url)
@@ -49,7 +49,7 @@ def test_the_store_writes_to_the_backend_under_test(
     assert str(version).startswith("PostgreSQL ")
     # The server the tests started, in their temporary directory: not some other one.
     assert data == str(server.data)
-    assert alerts == 20
+    assert alerts == 29
 
 
 @pytest.mark.skipif(backend() != "postgresql", reason="needs the PostgreSQL run's binaries")

@@ -42,7 +42,7 @@ def test_json_output_is_exactly_the_contract(url: str) -> None:
         ]
         assert alert["at"].endswith("T00:00:00Z")
     assert alerts[-1]["params"] == {"agency": "childrens_services"}
-    assert "20 alert(s)" in result.stderr
+    assert "29 alert(s)" in result.stderr
 
 
 def test_table_output_is_a_timeline(url: str) -> None:
@@ -53,7 +53,7 @@ def test_table_output_is_a_timeline(url: str) -> None:
     assert out.index("2008-10-06") < out.index("2009-04-14") < out.index("2015-08-10")
     assert out.count("⚑ reopen_assessment") == 9
     assert "notify_agency → area-b" in out
-    assert "20 alerts" in out
+    assert "29 alerts" in out
 
 
 def test_replaying_twice_stores_no_duplicates(url: str) -> None:
@@ -61,7 +61,7 @@ def test_replaying_twice_stores_no_duplicates(url: str) -> None:
     second = run("replay", str(MR_A), "--store", url)
     assert "stored 0 new event(s) and 0 new alert(s)" in second.stderr
     with Store(url) as store:
-        assert store.counts() == {"cases": 1, "events": 26, "alerts": 20, "audit": 2}
+        assert store.counts() == {"cases": 1, "events": 26, "alerts": 29, "audit": 2}
 
 
 def test_the_store_can_come_from_the_environment(url: str) -> None:
@@ -76,7 +76,7 @@ def test_a_bad_file_fails_but_the_others_are_stored(tmp_path: Path, url: str) ->
     broken.write_text(BROKEN_CHRONOLOGY)
     result = run("replay", str(broken), str(MR_A), "--store", url, "--format", "json")
     assert result.exit_code == 1
-    assert [a["case"] for a in json.loads(result.stdout)] == ["hh-ii-jj"] * 20
+    assert [a["case"] for a in json.loads(result.stdout)] == ["hh-ii-jj"] * 29
     err = result.stderr
     assert f"{broken}:4:11: events[0].type: unknown event type 'new_pregnacy'" in err
     assert f"{broken}:5:5: events[1]: missing required field 'category'" in err

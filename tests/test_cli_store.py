@@ -41,7 +41,7 @@ def last_audit(url: str) -> tuple[str, str, str, str | None, tuple[int, ...], st
 def test_replay_is_audited_as_collection(url: str) -> None:
     actor, activity, operation, case, alerts, _ = last_audit(url)
     assert (actor, activity, operation, case) == ("analyst-1", "collection", "replay", "hh-ii-jj")
-    assert len(alerts) == 20
+    assert len(alerts) == 29
 
 
 def test_alerts_list_shows_status_and_due_date_and_is_audited(url: str) -> None:
@@ -52,7 +52,7 @@ def test_alerts_list_shows_status_and_due_date_and_is_audited(url: str) -> None:
         "consultation",
         "alerts list",
         "hh-ii-jj",
-        tuple(range(1, 21)),
+        tuple(range(1, 30)),
         "review",
     )
 
@@ -66,9 +66,10 @@ def test_alerts_export_as_json_and_csv(url: str) -> None:
     rows = list(
         csv.DictReader(io.StringIO(run("alerts", "list", "--store", url, "--format", "csv").stdout))
     )
-    assert len(rows) == 20
-    assert rows[1]["action"] == "notify_agency"
-    assert json.loads(rows[1]["params"]) == {"agency": "area-b"}
+    assert len(rows) == 29
+    # rows[1] is D14's escalation of the birth at MAPPA level 1 (issue 12).
+    assert rows[2]["action"] == "notify_agency"
+    assert json.loads(rows[2]["params"]) == {"agency": "area-b"}
     assert last_audit(url)[2] == "alerts export (csv)"
 
 
@@ -79,7 +80,7 @@ def test_filters(url: str) -> None:
 
     assert run("alerts", "resolve", "1", "--store", url, "--note", "done").exit_code == 0
     assert ids("--status", "resolved") == [1]
-    assert ids("--rule", "D3-moved-area") == [2]
+    assert ids("--rule", "D3-moved-area") == [3]
     assert 1 not in ids("--overdue")
     assert ids("--case", "nobody") == []
 
@@ -114,12 +115,12 @@ def test_resolving_needs_a_note_and_a_closed_alert_cannot_move(url: str) -> None
 
 
 def test_explain_shows_the_basis_and_is_audited(url: str) -> None:
-    text = run("explain", "3", "--store", url)
+    text = run("explain", "4", "--store", url)
     assert text.exit_code == 0
     assert "Rule D12-written-agreement" in text.stdout
     assert "case.risk_to_children eq true: held (actual true)" in text.stdout
-    assert last_audit(url)[1:5] == ("consultation", "explain", "hh-ii-jj", (3,))
-    data = json.loads(run("explain", "3", "--store", url, "--format", "json").stdout)
+    assert last_audit(url)[1:5] == ("consultation", "explain", "hh-ii-jj", (4,))
+    data = json.loads(run("explain", "4", "--store", url, "--format", "json").stdout)
     assert data["alert"]["rule"] == "D12-written-agreement"
     assert data["reproduced"] is True
 
@@ -151,7 +152,7 @@ def test_case_erase_leaves_only_the_record_and_is_audited(url: str) -> None:
     assert run("case", "erase", "hh-ii-jj", "--store", url).exit_code == 2  # --reason required
     result = run("case", "erase", "hh-ii-jj", "--store", url, "--reason", "retention ended")
     assert result.exit_code == 0
-    assert "erased case hh-ii-jj: 26 event(s), 20 alert(s)" in result.stderr
+    assert "erased case hh-ii-jj: 26 event(s), 29 alert(s)" in result.stderr
     with Store(url) as store:
         assert store.counts()["events"] == store.counts()["alerts"] == 0
         assert [r.reason for r in store.erasures()] == ["retention ended"]

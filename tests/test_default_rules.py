@@ -41,10 +41,14 @@ OTHER_ARREST = ev("2011-01-03", "arrest", offence="theft", category="other")
 AGREEMENT = ev("2011-01-03", "plan_started", plan="written_agreement", child="c1")
 CP_PLAN = ev("2011-01-03", "plan_started", plan="child_protection", child="c1")
 CONCERN = ev("2011-01-03", "community_concern", reporter="n1", concern="seen at a school gate")
+POLICE_CONCERN = ev(
+    "2011-01-03", "community_concern", source="police", reporter="pc-1", concern="seen at a school"
+)
 
 D1 = ("D1-pregnancy-or-new-child", "reopen_assessment")
 D2 = ("D2-monitoring-failure", "review_risk_management_plan")
 D2C = ("D2-monitoring-failure-children", "reopen_assessment")
+D2C_PLAN = ("D2-monitoring-failure-children-plan", "reopen_assessment")
 D3 = ("D3-moved-area", "notify_agency")
 D4 = ("D4-bail-lapsed", "escalate_mappa")
 D8 = [
@@ -53,6 +57,7 @@ D8 = [
 ]
 D9 = [("D9-new-offence", "review_risk_management_plan"), ("D9-new-offence", "notify_agency")]
 D12 = ("D12-written-agreement", "flag")
+D17 = ("D17-arrest-of-a-known-risk", "review_risk_management_plan")
 CONCERN_RULE = ("community-concern", "notify_agency")
 
 CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
@@ -72,7 +77,7 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
             ev("2010-03-01", "plan_ended", plan="child_in_need"),
             FAILURE,
         ],
-        [D2, D2C],
+        [D2, D2C_PLAN],
     ),
     (
         "D2 failure after a risk management plan only",
@@ -97,13 +102,17 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
     ("D8 no risk to children", [OTHER_CONVICTION, RELATIONSHIP], []),
     ("D9 registered, sexual arrest", [REGISTERED, SEXUAL_ARREST], D9),
     ("D9 MAPPA-managed, violent conviction", [MAPPA_1, VIOLENT_CONVICTION], D9),
-    ("D9 registered, other arrest", [REGISTERED, OTHER_ARREST], []),
+    # Issue 12: any arrest of a registered subject reviews the plan (D17).
+    ("D9 registered, other arrest", [REGISTERED, OTHER_ARREST], [D17]),
     ("D9 unmanaged, sexual arrest", [OTHER_CONVICTION, SEXUAL_ARREST], []),
     ("D12 written agreement, risk to children", [SEXUAL_CONVICTION, AGREEMENT], [D12]),
     ("D12 child protection plan is not an agreement", [SEXUAL_CONVICTION, CP_PLAN], []),
     ("D12 no risk to children", [OTHER_CONVICTION, AGREEMENT], []),
     ("concern about a risk to children", [REGISTERED, CONCERN], [CONCERN_RULE]),
-    ("concern, no risk to children", [OTHER_CONVICTION, CONCERN], []),
+    # A concern is how the risk becomes known: every concern reaches the police
+    # (issue 12, section 3), unless the police raised it.
+    ("concern, no risk to children", [OTHER_CONVICTION, CONCERN], [CONCERN_RULE]),
+    ("concern raised by the police", [REGISTERED, POLICE_CONCERN], []),
 ]
 
 

@@ -23,23 +23,39 @@ from triggers.rules import holds
 
 MR_A_EXPECTED = [
     ("2009-04-14", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    # Issue 12: a child joining while managed at MAPPA level 1 is referred for level 2
+    # (here, and at each later pregnancy and birth while he was back at level 1).
+    ("2009-04-14", "D14-child-at-mappa-level-1", "escalate_mappa"),
     ("2009-05-11", "D3-moved-area", "notify_agency"),
     ("2009-06-22", "D12-written-agreement", "flag"),
+    # Issue 12: level 2 was agreed "provisionally" on 2009-05-26 and never reviewed
+    # within 16 weeks; it was stepped down to level 1 on 2009-10-05 while he was
+    # still a risk to children.
+    ("2009-09-15", "D15-no-mappa-review-level-2", "escalate_case"),
+    ("2009-10-05", "D13-mappa-level-lowered", "review_risk_management_plan"),
     ("2010-05-10", "D2-monitoring-failure", "review_risk_management_plan"),
     ("2010-05-10", "D2-monitoring-failure-children", "reopen_assessment"),
     ("2010-06-14", "D7-plan-ended-without-contingency", "flag"),
     ("2010-08-16", "D7-plan-ended-without-contingency", "flag"),
     ("2010-10-11", "D6-risk-lowered-after-a-change", "review_risk_management_plan"),
+    # Issue 12: the registered subject's RM2000 level came down with no home visit
+    # seeing him in the 28 days before (none is recorded at all).
+    ("2010-10-11", "D16-risk-lowered-without-home-visit", "review_risk_management_plan"),
     ("2011-02-07", "D2-monitoring-failure", "review_risk_management_plan"),
     ("2011-02-07", "D2-monitoring-failure-children", "reopen_assessment"),
     ("2011-02-07", "D2b-repeated-monitoring-failure", "escalate_mappa"),
     ("2011-06-14", "D7b-no-assessment-after-plan-ended", "reopen_assessment"),
     ("2011-06-20", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2011-06-20", "D14-child-at-mappa-level-1", "escalate_mappa"),
     ("2011-08-16", "D7b-no-assessment-after-plan-ended", "reopen_assessment"),
     ("2012-01-16", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2012-01-16", "D14-child-at-mappa-level-1", "escalate_mappa"),
     ("2013-09-09", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2013-09-09", "D14-child-at-mappa-level-1", "escalate_mappa"),
     ("2014-03-24", "D1-pregnancy-or-new-child", "reopen_assessment"),
+    ("2014-03-24", "D14-child-at-mappa-level-1", "escalate_mappa"),
     ("2014-07-07", "D6-risk-lowered-after-a-change", "review_risk_management_plan"),
+    ("2014-07-07", "D16-risk-lowered-without-home-visit", "review_risk_management_plan"),
     ("2015-08-10", "D9-new-offence", "review_risk_management_plan"),
     ("2015-08-10", "D9-new-offence", "notify_agency"),
 ]
@@ -53,6 +69,32 @@ def test_worked_example_raises_the_expected_alerts(engine: Engine) -> None:
     assert all(
         len(a.events) == (2 if a.rule.startswith(("D2b", "D6")) else 1) for a in result.alerts
     )
+
+
+#: examples/mr-h-recall.yaml: supervision on licence and a recall not carried out.
+#: The MAPPA level 2 set on 2021-03-01 is reviewed on 2021-06-21, exactly 16 weeks
+#: later, so D15 stays quiet; the arrest is for another offence while on licence.
+MR_H_EXPECTED = [
+    ("2021-02-05", "D28-missed-appointment-after-release", "enforce_order"),
+    ("2021-02-15", "D24-released-without-mappa-level", "escalate_mappa"),
+    ("2021-05-10", "D27-licence-condition-relaxed", "review_risk_management_plan"),
+    ("2021-06-28", "D23-visits-without-seeing-the-subject", "escalate_mappa"),
+    ("2021-06-28", "D23-visits-without-seeing-the-subject", "circulate_wanted"),
+    ("2021-07-05", "D17-arrest-of-a-known-risk", "review_risk_management_plan"),
+    ("2021-07-05", "D25-arrest-on-licence", "request_recall"),
+    ("2021-07-10", "D26-recall-not-returned", "escalate_case"),
+    ("2021-07-12", "D23b-contact-lost", "escalate_mappa"),
+    ("2021-07-12", "D23b-contact-lost", "circulate_wanted"),
+]
+
+
+def test_supervision_and_recall_example_raises_the_expected_alerts(engine: Engine) -> None:
+    (case,) = load_chronologies(MR_A.parent / "mr-h-recall.yaml")
+    alerts = engine.replay(case).alerts
+    assert summary(alerts) == MR_H_EXPECTED
+    params = {(a.rule, a.action): a.params for a in alerts}
+    assert params["D23b-contact-lost", "circulate_wanted"] == {"scope": "national"}
+    assert params["D26-recall-not-returned", "escalate_case"] == {"to": "senior_manager"}
 
 
 def test_shuffled_events_raise_the_same_alerts(engine: Engine) -> None:
@@ -213,7 +255,7 @@ def test_engine_agrees_with_the_reference_meaning(
     got = [
         (a.events[0], a.rule, a.action)
         for a in engine.replay(case).alerts
-        if not a.rule.startswith(("D2b", "D6", "D7b"))
+        if not a.rule.startswith(("D2b", "D6", "D7b", "D13-", "D15", "D16-"))
     ]
     assert sorted(got) == sorted(expected)
     assert holds is not None

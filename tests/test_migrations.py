@@ -169,7 +169,7 @@ def test_an_older_revision_is_refused_until_db_upgrade(
     assert upgraded.exit_code == 0, upgraded.stderr
     assert upgraded.stderr == "schema revision 0001 → 0002\n"
     with Store(store_url) as store:
-        assert store.counts()["alerts"] == 20
+        assert store.counts()["alerts"] == 29
     assert run("db", "status", "--store", store_url).stdout == "schema revision 0002: up to date\n"
     again = run("db", "upgrade", "--store", store_url)
     assert (again.exit_code, again.stderr) == (
@@ -207,7 +207,7 @@ def test_a_store_from_before_migrations_is_refused_then_adopted(
     result = run("db", "upgrade", "--store", store_url)
     assert (result.exit_code, result.stderr) == (0, f"schema revision none → {HEAD_REVISION}\n")
     with Store(store_url) as store:
-        assert store.counts() == {"cases": 1, "events": 26, "alerts": 20, "audit": 1}
+        assert store.counts() == {"cases": 1, "events": 26, "alerts": 29, "audit": 1}
 
 
 def test_an_early_development_layout_is_not_adopted(store_url: str, sql: Connection) -> None:

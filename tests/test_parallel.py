@@ -120,7 +120,7 @@ def test_directories_and_globs_name_the_files_of_a_corpus(tmp_path: Path, store_
         ],
     )
     assert by_glob.exit_code == 0, by_glob.stderr
-    assert "3 case(s)" in by_glob.stderr
+    assert "4 case(s)" in by_glob.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = runner.invoke(

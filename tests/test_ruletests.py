@@ -216,7 +216,11 @@ tests:
     (result,) = run_rule_tests(load_rule_tests([path], default_rules), default_rules)
     assert result.passed, [f.explain() for f in result.failures]
     patterns = load_rule_tests([path], default_rules)[0].expect
-    assert patterns[2].rule_ids == ("D2-monitoring-failure", "D2-monitoring-failure-children")
+    assert patterns[2].rule_ids == (
+        "D2-monitoring-failure",
+        "D2-monitoring-failure-children",
+        "D2-monitoring-failure-children-plan",
+    )
 
 
 # --- broken test files --------------------------------------------------------------------

@@ -226,7 +226,11 @@ def test_bad_windows_are_reported(tmp_path: Path, after: str, expected: str) -> 
 
 def test_worked_example_escalates_on_the_second_monitoring_failure(engine: Engine) -> None:
     (case,) = load_chronologies(MR_A)
-    alerts = [a for a in engine.replay(case).alerts if a.action == "escalate_mappa"]
+    alerts = [
+        a
+        for a in engine.replay(case).alerts
+        if a.action == "escalate_mappa" and a.rule.startswith("D2b")
+    ]
     assert summary(alerts) == [("2011-02-07", "D2b-repeated-monitoring-failure", "escalate_mappa")]
     assert alerts[0].params == {"level": 2}
     assert len(alerts[0].events) == 2
@@ -531,8 +535,11 @@ def test_default_count_rules(engine: Engine) -> None:
     refused = [{"at": f"2020-0{m}-01", "type": "conference_refused"} for m in (1, 9)]
     (alert,) = [a for a in engine.replay(chronology(refused)).alerts if a.rule.startswith("D11")]
     assert (alert.action, alert.params) == ("escalate_case", {"to": "senior_manager"})
-    # No risk to children: concerns alone raise no strategy meeting.
-    assert not [a for a in engine.replay(chronology(mixed)).alerts if a.rule.startswith("D5")]
+    # Issue 12: a concern is how the risk becomes known, so concerns from two people
+    # raise a strategy meeting even with no known risk to children.
+    assert [a.rule for a in engine.replay(chronology(mixed)).alerts if a.rule.startswith("D5")] == [
+        "D5-concerns-from-several-reporters"
+    ]
 
 
 CHANGED_RULES = """
