@@ -344,6 +344,12 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
             same = [n for n in _names(draw, specs) if n != count.get("distinct")]
             if same:
                 count["same"] = same
+        others = [t for t in pool if t not in types]
+        if others and draw(st.integers(0, 2)) == 0:  # an event that cancels the count
+            unless = draw(relations(others, specs, absent=False))
+            unless.pop("within")
+            unless.pop("differ", None)
+            count["unless"] = unless
         when["count"] = count
     if form != "count" and _ordered(specs) and draw(st.integers(0, 2)) == 0:
         changed: dict[str, Any] = {

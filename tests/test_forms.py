@@ -300,3 +300,119 @@ def test_absence_before_misuse_is_reported(tmp_path: Path) -> None:
         "rules.yaml:8:14: rules[0].when.count: a rule takes one time form: 'absent' and"
         " 'count' cannot be combined",
     ]
+
+
+# --- a count with an event that cancels it ------------------------------------------
+
+UNLESS = """
+event: child_missing
+count:
+  at_least: 3
+  within: 30d
+  same: [child]
+  unless: {event: return_interview, same: [child]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("interview", "fires"),
+    [(-0.25, True), (0, False), (5, False), (20, False), (20.25, True)],
+)
+def test_count_unless_at_its_edges(tmp_path: Path, interview: float, fires: bool) -> None:
+    events = [
+        event(0, "child_missing", child="a"),
+        event(10, "child_missing", child="a"),
+        event(20, "child_missing", child="a"),
+        event(interview, "return_interview", child="a"),
+    ]
+    # From the first counted event's moment to the trigger's, both included.
+    expected = [(20.0, ("e0", "e1", "e2"))] if fires else []
+    assert alerts(tmp_path, UNLESS, events) == expected
+
+
+def test_count_unless_another_child_where_and_a_later_window(tmp_path: Path) -> None:
+    when = UNLESS.replace(
+        "{event: return_interview, same: [child]}",
+        "{event: return_interview, same: [child], where: {source: police}}",
+    )
+    events = [
+        event(0, "child_missing", child="a"),
+        event(5, "return_interview", child="b", source="police"),  # another child
+        event(6, "return_interview", child="a", source="school"),  # not the police's
+        event(10, "child_missing", child="a"),
+        event(20, "child_missing", child="a"),  # fires: nothing cancels it
+        event(25, "return_interview", child="a", source="police"),
+        event(35, "child_missing", child="a"),  # 10, 20, 35: the interview at 25 cancels
+        event(50, "child_missing", child="a"),  # 20, 35, 50: so does it
+        event(56, "child_missing", child="a"),  # 35, 50, 56: after the interview, fires
+    ]
+    assert alerts(tmp_path, when, events) == [
+        (20.0, ("e0", "e3", "e4")),
+        (56.0, ("e6", "e7", "e8")),
+    ]
+
+
+def test_count_unless_at_the_same_moment_as_the_trigger(tmp_path: Path) -> None:
+    events = [
+        event(0, "child_missing", child="a"),
+        event(1, "child_missing", child="a"),
+        event(2, "return_interview", child="a"),  # after the trigger in event order
+        event(2, "child_missing", child="a"),
+    ]
+    assert alerts(tmp_path, UNLESS, events) == []
+    # Without the `unless`, the count fires as before.
+    plain = "event: child_missing\ncount: {at_least: 3, within: 30d, same: [child]}"
+    assert alerts(tmp_path, plain, events) == [(2.0, ("e0", "e1", "e3"))]
+
+
+def test_count_unless_misuse_is_reported(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d, unless: {event: child_missing}}",
+    ) == [
+        "rules.yaml:7:56: rules[0].when.count.unless.event: 'child_missing' is counted by"
+        " this rule: an 'unless' event is of other types"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: return_interview, within: 3d}}",
+    ) == ["rules.yaml:7:74: rules[0].when.count.unless.within: unknown key 'within'"]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: [return_interview, child_missing], where: {sauce: police}}}",
+    ) == [
+        "rules.yaml:7:75: rules[0].when.count.unless.event[1]: 'child_missing' is counted by"
+        " this rule: an 'unless' event is of other types",
+        "rules.yaml:7:99: rules[0].when.count.unless.where.sauce: unknown field 'sauce' for"
+        " this rule's event type (did you mean 'source'?)",
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: return_interview, where: {sauce: police}}}",
+    ) == [
+        "rules.yaml:7:82: rules[0].when.count.unless.where.sauce: unknown field 'sauce' for"
+        " this rule's event type (did you mean 'source'?)"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: return_interview, same: {childd: child, child: name}}}",
+    ) == [
+        "rules.yaml:7:89: rules[0].when.count.unless.same.childd: the unless event has no"
+        " field 'childd' to compare (did you mean 'child'?)",
+        "rules.yaml:7:103: rules[0].when.count.unless.same.child: the triggering event has no"
+        " field 'name' to compare",
+    ]
+
+
+def test_count_unless_is_explained(tmp_path: Path) -> None:
+    rules = load_rules(rule_file(tmp_path, UNLESS))
+    case = chronology(
+        [{**event(n, "child_missing", child="a"), "id": f"e{n}"} for n in (0, 10, 20)]
+    )
+    (alert,) = Engine(rules).replay(case).alerts
+    text = render(explain(rules, case, alert))
+    assert any(line.startswith("    no return_interview from 2020-03-01") for line in text)

@@ -24,7 +24,10 @@ The meaning it encodes (README, "Writing rules"):
   the window before it or at its moment (where the types overlap, earlier in
   event order), the very events `after` would find;
 - `count`: events of the rule's kind (its types and `where`, not case state) in
-  the window up to the trigger in event order;
+  the window up to the trigger in event order; with `unless`, no alert when an
+  event of its kind (types, `where`, `same` as the trigger) lies from the first
+  counted event's moment to the trigger's, both included, whatever its place in
+  event order within those moments;
 - `changed`: against the latest earlier event of the compared types with the
   same `same` values;
 - throttle: a firing is dropped when one kept for the same rule and key lies
@@ -278,6 +281,11 @@ class _Case:
         else:
             number = len({s.values.get(count.distinct) for s in counted} - {None})
         if number < count.at_least:
+            return None
+        unless = count.unless
+        if unless is not None and any(
+            counted[0].at <= other.at <= trigger.at for other in self.others(unless, trigger)
+        ):
             return None
         return _Firing(rule, trigger, trigger.at, counted, trigger.before)
 

@@ -33,7 +33,13 @@ from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, Event
 from triggers.models.state import CaseState
-from triggers.rules.compiled import CompiledChange, CompiledRule, CompiledRuleSet
+from triggers.rules.compiled import (
+    CompiledChange,
+    CompiledRelation,
+    CompiledRule,
+    CompiledRuleSet,
+    holds,
+)
 from triggers.rules.duration import Duration
 from triggers.rules.template import Template
 
@@ -107,6 +113,8 @@ class _CaseRun:
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event, int]] = {}
         # The times of the case's events by type, for throttles that an event resets.
         self.resets: dict[str, list[datetime]] | None = None
+        # The case's events by type in time order, with their times, for counts' `unless`.
+        self.by_type: dict[str, tuple[list[datetime], list[Event]]] | None = None
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -236,8 +244,41 @@ class _CaseRun:
             number = len(counted)
         else:
             number = len({v.get(count.distinct) for _, v in counted} - {None})
+        if (
+            count.unless is not None
+            and number >= count.at_least
+            and self.cancelled(count.unless, counted[0][0].at, event.at, values)
+        ):
+            return
         for match in self.session.tally(rule.id, number, posted, posted.state):
             self.raise_alerts(match, state, counted=[m.id or "" for m, _ in counted])
+
+    def cancelled(
+        self,
+        unless: CompiledRelation,
+        start: datetime,
+        end: datetime,
+        trigger: Mapping[str, Any],
+    ) -> bool:
+        """Whether an `unless` event of a count lies from `start` to `end`, both included.
+
+        Judged here, on the whole case: the moment of the trigger may hold such an event
+        later in event order, and it still cancels the count.
+        """
+        if self.by_type is None:
+            grouped: dict[str, list[Event]] = {}
+            for event in event_order(self.events.values()):
+                grouped.setdefault(event.type, []).append(event)
+            self.by_type = {t: ([e.at for e in es], es) for t, es in grouped.items()}
+        for event_type in unless.event_types:
+            times, events = self.by_type.get(event_type, ([], []))
+            for index in range(bisect.bisect_left(times, start), len(times)):
+                if times[index] > end:
+                    break
+                values = event_values(events[index])
+                if holds(unless.condition, {"event": values}) and unless.related(values, trigger):
+                    return True
+        return False
 
     def posted(self, event: Event, state: Mapping[str, Any]) -> EventInput:
         """The event as the backend sees it; its deadlines start running."""

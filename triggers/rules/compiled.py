@@ -271,6 +271,9 @@ class CompiledCount:
     window: Duration
     distinct: str | None
     same: tuple[str, ...]
+    #: Events that cancel the count when one lies from the first counted event's moment to
+    #: the trigger's, both included (its window is the count's; judged in Python).
+    unless: CompiledRelation | None = None
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from triggers.rules.model import (
     Rule,
     RuleFile,
     Throttle,
+    Unless,
     When,
 )
 from triggers.rules.template import Template, TemplateSyntaxError
@@ -233,7 +234,7 @@ class _Checker(ConditionChecker):
                     " an absence; write one rule for each alternative",
                 )
         if when.count is not None:
-            checked.count = self._count(when.count, (*path, "count"), specs)
+            checked.count = self._count(when.count, (*path, "count"), types, specs)
         if when.changed is not None and types:
             checked.changed = self._changed(when.changed, (*path, "changed"), types, specs)
             if checked.changed is not None:
@@ -309,14 +310,22 @@ class _Checker(ConditionChecker):
         return CompiledChange(types, changed.field, tuple(changed.same or ()))
 
     def _count(
-        self, count: Count, path: KeyPath, specs: Mapping[str, FieldSpec]
+        self,
+        count: Count,
+        path: KeyPath,
+        types: tuple[str, ...],
+        specs: Mapping[str, FieldSpec],
     ) -> CompiledCount | None:
         """Check a count's window and fields."""
         before = len(self.problems)
+        window: Duration | None = None
         try:
             window = Duration.parse(count.within)
         except DurationError as error:
             self.add((*path, "within"), str(error))
+        unless = None
+        if count.unless is not None:
+            unless = self._unless(count.unless, (*path, "unless"), types, specs, window)
         if count.distinct is not None:
             self._needs_field(
                 count.distinct,
@@ -335,9 +344,48 @@ class _Checker(ConditionChecker):
             self.add(
                 (*path, "distinct"), f"{count.distinct!r} cannot be both distinct and the same"
             )
-        if len(self.problems) > before:
+        if len(self.problems) > before or window is None:
             return None
-        return CompiledCount(count.at_least, window, count.distinct, tuple(count.same or ()))
+        return CompiledCount(
+            count.at_least, window, count.distinct, tuple(count.same or ()), unless
+        )
+
+    def _unless(
+        self,
+        unless: Unless,
+        path: KeyPath,
+        types: tuple[str, ...],
+        trigger_specs: Mapping[str, FieldSpec],
+        window: Duration | None,
+    ) -> CompiledRelation | None:
+        """Check the event that cancels a count: its types, conditions and shared fields."""
+        before = len(self.problems)
+        unless_types = self._event_types(unless, (*path, "event"))
+        specs = common_fields(unless_types) if unless_types else {}
+        condition: Condition = AllOf(())
+        if unless.where is not None and unless_types:
+            condition = self.block(unless.where, (*path, "where"), "event", specs)
+        for theirs, ours in unless.pairs:
+            where = (*path, "same", theirs) if isinstance(unless.same, dict) else (*path, "same")
+            self._needs_field(
+                theirs, specs, where, f"the unless event has no field {theirs!r} to compare"
+            )
+            self._needs_field(
+                ours,
+                trigger_specs,
+                where,
+                f"the triggering event has no field {ours!r} to compare",
+            )
+        for i, event_type in enumerate(unless_types):
+            if event_type in types:
+                where = (*path, "event") if isinstance(unless.event, str) else (*path, "event", i)
+                self.add(
+                    where,
+                    f"{event_type!r} is counted by this rule: an 'unless' event is of other types",
+                )
+        if len(self.problems) > before or not unless_types or window is None:
+            return None
+        return CompiledRelation(unless_types, condition, window, unless.pairs)
 
     def _relation(
         self, related: Related, path: KeyPath, trigger_specs: Mapping[str, FieldSpec] | None
@@ -392,7 +440,7 @@ class _Checker(ConditionChecker):
             return None
         return CompiledRelation(types, condition, window, related.pairs, related.differ_pairs)
 
-    def _event_types(self, when: When | Related, path: KeyPath) -> tuple[str, ...]:
+    def _event_types(self, when: When | Related | Unless, path: KeyPath) -> tuple[str, ...]:
         return self._types(when.event, path)
 
     def _types(self, named: str | list[str], path: KeyPath) -> tuple[str, ...]:
@@ -522,6 +570,7 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         ("rules", "#", "when", "after"): Related,
         ("rules", "#", "when", "absent"): Related,
         ("rules", "#", "when", "count"): Count,
+        ("rules", "#", "when", "count", "unless"): Unless,
         ("rules", "#", "when", "changed"): Changed,
         ("rules", "#", "throttle"): Throttle,
         ("rules", "#", "then", "#"): ActionSpec,

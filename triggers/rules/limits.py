@@ -172,6 +172,8 @@ _RULE_TEXTS: _Texts = {
     ("when", "after", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "absent", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "count", "within"): ("a duration", MAX_DURATION_LENGTH),
+    ("when", "count", "unless", "event"): ("an event type", MAX_NAME_LENGTH),
+    ("when", "count", "unless", "event", "#"): ("an event type", MAX_NAME_LENGTH),
     ("when", "event"): ("an event type", MAX_NAME_LENGTH),
     ("when", "event", "#"): ("an event type", MAX_NAME_LENGTH),
     ("when", "after", "event"): ("an event type", MAX_NAME_LENGTH),

@@ -46,6 +46,7 @@ __all__ = [
     "Rule",
     "RuleFile",
     "Throttle",
+    "Unless",
     "When",
     "rule_file_schema",
 ]
@@ -129,6 +130,29 @@ def _pairs(names: list[str] | dict[str, str] | None) -> tuple[tuple[str, str], .
     return tuple(names.items())
 
 
+class Unless(_Strict):
+    """An event that keeps a count from firing when it lies between the first counted event
+    and the triggering one."""
+
+    event: Name | Names = Field(description="the event type (or types) that cancels the count")
+    where: Conditions | None = Field(default=None, description="conditions on that event")
+    same: Names | dict[Name, Name] | None = Field(
+        default=None,
+        description="fields that must be equal: a list of names both events have, or"
+        " {unless_field: triggering_event_field}",
+    )
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The event's types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """`same` as (unless event field, triggering event field) pairs."""
+        return _pairs(self.same)
+
+
 class Count(_Strict):
     """Several events of the rule's kind (its type and `where`) within a window, this one last."""
 
@@ -139,6 +163,11 @@ class Count(_Strict):
     )
     same: list[StrictStr] | None = Field(
         default=None, description="count only events whose fields equal this event's"
+    )
+    unless: Unless | None = Field(
+        default=None,
+        description="no alert when such an event lies from the first counted event's moment"
+        " to the triggering event's (both included)",
     )
 
 

@@ -316,6 +316,8 @@ class _Explainer:
             counted=tuple(e.id or "" for e in counted),
             number=number,
             distinct_values=distinct,
+            unless=count.unless.event_types if count.unless is not None else (),
+            unless_from=counted[0].at if count.unless is not None and counted else None,
         )
 
     def changed(self) -> ChangeTiming:

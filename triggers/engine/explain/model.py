@@ -169,6 +169,10 @@ class CountTiming(BaseModel):
     #: How many were counted: events, or different values of `distinct`.
     number: int
     distinct_values: tuple[JsonValue, ...] = ()
+    #: `unless:` the event types that would have cancelled the count, and the span they
+    #: were looked for in (the first counted event's moment to the trigger's); none was.
+    unless: tuple[str, ...] = ()
+    unless_from: datetime | None = None
 
 
 class ChangeTiming(BaseModel):

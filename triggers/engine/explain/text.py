@@ -176,6 +176,10 @@ class _Lines:
             self.out.append(f"    counted events: {_ids(c.counted)}")
             if c.distinct:
                 self.out.append(f"    {c.distinct}: {show(list(c.distinct_values))}")
+            if c.unless and c.unless_from is not None:
+                self.out.append(
+                    f"    no {' or '.join(c.unless)} from {when(c.unless_from)} to {when(c.end)}"
+                )
         if t.changed is not None:
             d = t.changed
             same = f" (same {_values(d.same_values)})" if d.same else ""
