@@ -416,3 +416,106 @@ def test_count_unless_is_explained(tmp_path: Path) -> None:
     (alert,) = Engine(rules).replay(case).alerts
     text = render(explain(rules, case, alert))
     assert any(line.startswith("    no return_interview from 2020-03-01") for line in text)
+
+
+# --- an event due within a period set by case state ---------------------------------
+
+DUE = """
+event: risk_assessed
+due:
+  event: home_visit
+  where: {outcome: seen}
+  state: risk_towards_children
+  every: {high: 3 months, medium: 6 months, low: 12 months}
+"""
+
+
+def assessed(n: float, level: str) -> dict[str, Any]:
+    return event(n, "risk_assessed", tool="rm2000", level=level, towards="children")
+
+
+def days(moment: str) -> float:
+    return (datetime.fromisoformat(moment + "T00:00:00+00:00") - T0) / timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("until", "expected"),
+    [
+        ("2020-05-31", []),
+        ("2020-06-01", ["2020-06-01"]),  # the deadline itself is reached
+        ("2020-08-31", ["2020-06-01"]),
+        ("2020-09-01", ["2020-06-01", "2020-09-01"]),  # re-armed from the missed deadline
+        ("2021-03-01", ["2020-06-01", "2020-09-01", "2020-12-01", "2021-03-01"]),
+    ],
+)
+def test_due_fires_once_per_missed_period(tmp_path: Path, until: str, expected: list[str]) -> None:
+    got = alerts(tmp_path, DUE, [assessed(0, "high")], until=day(days(until)))
+    assert got == [(days(d), ("e0",)) for d in expected]
+
+
+def test_due_visits_restart_the_clock_and_meet_a_deadline_at_its_moment(
+    tmp_path: Path,
+) -> None:
+    events = [
+        assessed(0, "high"),
+        event(days("2020-06-01"), "home_visit", outcome="seen"),  # at the deadline: in time
+        event(days("2020-08-01"), "home_visit", outcome="not_in"),  # not seen: no restart
+        event(days("2020-09-01"), "home_visit", outcome="refused_entry"),  # ... at the deadline
+    ]
+    got = alerts(tmp_path, DUE, events, until=day(days("2020-12-01")))
+    assert got == [(days("2020-09-01"), ("e1",)), (days("2020-12-01"), ("e1",))]
+    # A trigger restarts the clock whatever it is: here every visit.
+    every_visit = DUE.replace("event: risk_assessed", "event: [risk_assessed, home_visit]")
+    got = alerts(tmp_path, every_visit, events, until=day(days("2020-12-01")))
+    assert got == [(days("2020-12-01"), ("e3",))]
+
+
+def test_due_periods_follow_the_state(tmp_path: Path) -> None:
+    events = [
+        assessed(0, "high"),
+        assessed(days("2020-07-01"), "low"),  # a trigger: restarts on the low period
+        assessed(days("2021-08-01"), "very_high"),  # no period for very_high: no clock
+    ]
+    got = alerts(tmp_path, DUE, events, until=day(days("2023-01-01")))
+    assert got == [(days("2020-06-01"), ("e0",)), (days("2021-07-01"), ("e1",))]
+    # Only visits restart it: an assessment changes the period from the next deadline.
+    visits = DUE.replace("event: risk_assessed", "event: home_visit")
+    events = [
+        assessed(-1, "high"),
+        event(0, "home_visit", outcome="seen"),
+        assessed(days("2020-05-01"), "medium"),
+    ]
+    got = alerts(tmp_path, visits, events, until=day(days("2021-01-01")))
+    assert got == [(days("2020-06-01"), ("e1",)), (days("2020-12-01"), ("e1",))]
+
+
+def test_due_misuse_is_reported(tmp_path: Path) -> None:
+    def due(**parts: str) -> str:
+        body = {"event": "home_visit", "state": "risk_towards_children", "every": "{low: 1d}"}
+        body.update(parts)
+        return (
+            "event: risk_assessed\ndue: {" + ", ".join(f"{k}: {v}" for k, v in body.items()) + "}"
+        )
+
+    assert problems(tmp_path, due(state="risk_towards_childen")) == [
+        "rules.yaml:7:39: rules[0].when.due.state: unknown case-state name"
+        " 'risk_towards_childen' (did you mean 'risk_towards_children'?)"
+    ]
+    assert problems(tmp_path, due(state="on_licence")) == [
+        "rules.yaml:7:39: rules[0].when.due.state: 'on_licence' is true or false: a period"
+        " is set by a value with names, such as a risk level"
+    ]
+    assert problems(tmp_path, due(every="{hgih: 3 months, low: 12h}")) == [
+        "rules.yaml:7:70: rules[0].when.due.every.hgih: 'risk_towards_children' is never"
+        " 'hgih': it is one of 'low', 'medium', 'high', 'very_high' (did you mean 'high'?)",
+        "rules.yaml:7:91: rules[0].when.due.every.low: '12h' is too short: a due period is"
+        " at least 1 day (the clock re-arms at each missed deadline)",
+    ]
+    assert problems(tmp_path, due(every="{}")) == [
+        "rules.yaml:7:69: rules[0].when.due.every: dictionary should have at least 1 item"
+        " after validation, not 0"
+    ]
+    assert problems(tmp_path, due() + "\ncount: {at_least: 2, within: 3d}") == [
+        "rules.yaml:7:12: rules[0].when.due: a rule takes one time form: 'count' and 'due'"
+        " cannot be combined"
+    ]

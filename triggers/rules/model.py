@@ -42,6 +42,7 @@ __all__ = [
     "Changed",
     "Conditions",
     "Count",
+    "Due",
     "Related",
     "Rule",
     "RuleFile",
@@ -171,6 +172,31 @@ class Count(_Strict):
     )
 
 
+class Due(_Strict):
+    """An event due within a period that depends on case state, the clock restarting at each
+    triggering or qualifying event and at each missed deadline."""
+
+    event: Name | Names = Field(description="the event type (or types) that is due")
+    where: Conditions | None = Field(
+        default=None, description="conditions the due event must meet to count"
+    )
+    state: Name = Field(
+        description="the case-state value (a level, such as risk_towards_children) that sets"
+        " the period"
+    )
+    every: Annotated[dict[Name, DurationText], Field(min_length=1, max_length=MAX_LIST_VALUES)] = (
+        Field(
+            description="the period for each value, such as {high: 3 months, low: 12 months};"
+            " no clock runs while the value is another or not recorded"
+        )
+    )
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The due event's types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+
 class Changed(_Strict):
     """The triggering event's value went down (or up) against the previous such event."""
 
@@ -212,6 +238,11 @@ class When(_Strict):
     count: Count | None = Field(
         default=None,
         description="at least N events of this kind within the window, this one the last",
+    )
+    due: Due | None = Field(
+        default=None,
+        description="an event due within a period set by case state: an alert at each"
+        " deadline missed, counted from this event, a due event or the missed deadline",
     )
 
     @property

@@ -84,9 +84,11 @@ class _Case:
         return CaseState.from_events(e for e in self.events if e.at < moment).as_of(moment)
 
     def trigger(self, rule: CompiledRule, ids: Sequence[str]) -> Event | None:
-        """Of an alert's events, the one the rule fired on: the last of the rule's own types."""
+        """Of an alert's events, the one the rule fired on: the last of the rule's own types
+        (for `due`, or of the due event's, which restarted the clock)."""
+        types = (*rule.event_types, *(rule.due.event_types if rule.due is not None else ()))
         own = [self.by_id[i] for i in ids if i in self.by_id]
-        own = [e for e in own if e.type in rule.event_types]
+        own = [e for e in own if e.type in types]
         return max(own, key=lambda e: self.seq[e.id or ""]) if own else None
 
     def others(self, relation: CompiledRelation, trigger: Event) -> Iterator[Event]:
