@@ -152,6 +152,7 @@ def test_a_state_based_alert(
         "count": None,
         "changed": None,
         "throttle": None,
+        "due": None,
     }
 
 

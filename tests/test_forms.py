@@ -489,6 +489,34 @@ def test_due_periods_follow_the_state(tmp_path: Path) -> None:
     assert got == [(days("2020-06-01"), ("e1",)), (days("2020-12-01"), ("e1",))]
 
 
+def test_due_is_explained(tmp_path: Path) -> None:
+    rules = load_rules(rule_file(tmp_path, DUE))
+    case = chronology(
+        [
+            {**assessed(0, "high"), "id": "e0"},
+            {**assessed(days("2020-05-01"), "low"), "id": "e1"},
+            {**event(days("2020-06-01"), "home_visit", outcome="seen"), "id": "e2"},
+        ]
+    )
+    raised = Engine(rules).replay(case, day(days("2022-06-01"))).alerts
+    assert [(a.at, a.events) for a in raised] == [
+        (day(days("2021-06-01")), ("e2",)),
+        (day(days("2022-06-01")), ("e2",)),
+    ]
+    explained = explain(rules, case, raised[1])
+    assert explained.reproduced and explained.timing.due is not None
+    due = explained.timing.due
+    assert (due.started_by, due.missed_before, due.value, due.period) == (
+        "e2",
+        (day(days("2021-06-01")),),
+        "low",
+        "12 months",
+    )
+    assert any(
+        line.startswith("  due: home_visit every {high: 3 months") for line in render(explained)
+    )
+
+
 def test_due_misuse_is_reported(tmp_path: Path) -> None:
     def due(**parts: str) -> str:
         body = {"event": "home_visit", "state": "risk_towards_children", "every": "{low: 1d}"}
