@@ -1,7 +1,8 @@
 """The rule-language forms of issue 12: each at its edges, in the engine and the reference.
 
-`differ:`, throttles that an event resets, counts over several event types and
-absence before the trigger. Every case is replayed by both evaluators, which must
+`differ:`, throttles that an event resets, counts over several event types,
+absence before the trigger, counts that an `unless:` event cancels and events `due:`
+within a period set by case state. Every case is replayed by both evaluators, which must
 raise exactly the alerts listed.
 """
 
