@@ -490,6 +490,22 @@ def test_due_periods_follow_the_state(tmp_path: Path) -> None:
     assert got == [(days("2020-06-01"), ("e1",)), (days("2020-12-01"), ("e1",))]
 
 
+def test_due_with_changed_compares_only_the_rules_own_events(tmp_path: Path) -> None:
+    when = (
+        DUE.replace("event: home_visit", "event: mappa_review").replace(
+            "  where: {outcome: seen}\n", ""
+        )
+        + "changed: {field: level, direction: down}\n"
+    )
+    events = [
+        assessed(0, "high"),
+        event(1, "mappa_review", level=2),  # a number: never compared with a risk level
+        assessed(2, "medium"),  # down: restarts the clock (6 months)
+    ]
+    got = alerts(tmp_path, when, events, until=day(days("2020-09-03")))
+    assert got == [(days("2020-09-03"), ("e2",))]
+
+
 def test_due_is_explained(tmp_path: Path) -> None:
     rules = load_rules(rule_file(tmp_path, DUE))
     case = chronology(

@@ -231,8 +231,11 @@ class _Case:
         or a due event; the last in event order names it) or the deadline missed before."""
         restarts: dict[datetime, _Seen] = {}
         for seen in self.events:
-            scope = {"event": self.values(rule, seen), "state": state_values(seen.before)}
-            if (seen.event.type in rule.event_types and holds(rule.condition, scope)) or (
+            triggers = seen.event.type in rule.event_types and holds(
+                rule.condition,
+                {"event": self.values(rule, seen), "state": state_values(seen.before)},
+            )
+            if triggers or (
                 seen.event.type in due.event_types and holds(due.condition, {"event": seen.values})
             ):
                 restarts[seen.at] = seen
