@@ -328,7 +328,7 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
         when["where"] = draw(conditions(specs))
     if draw(st.booleans()):
         when["case"] = draw(conditions(state_fields()))
-    form = draw(st.sampled_from([None, "after", "absent", "before", "count"]))
+    form = draw(st.sampled_from([None, "after", "absent", "before", "count", "due"]))
     if form in ("after", "absent"):
         when[form] = draw(relations(pool, specs, absent=form == "absent"))
     elif form == "before":  # an absence before the trigger: an `after` turned round
@@ -344,7 +344,29 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
             same = [n for n in _names(draw, specs) if n != count.get("distinct")]
             if same:
                 count["same"] = same
+        others = [t for t in pool if t not in types]
+        if others and draw(st.integers(0, 2)) == 0:  # an event that cancels the count
+            unless = draw(relations(others, specs, absent=False))
+            unless.pop("within")
+            unless.pop("differ", None)
+            count["unless"] = unless
         when["count"] = count
+    elif form == "due":  # an event due within a period set by case state
+        due_types = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
+        states = {n: s for n, s in state_fields().items() if s.kind == "enum"}
+        state = draw(st.sampled_from(sorted(states)))
+        values = draw(
+            st.lists(st.sampled_from(states[state].values), min_size=1, max_size=4, unique=True)
+        )
+        periods = [p for p in WINDOWS if not p.endswith("h")]
+        due: dict[str, Any] = {
+            "event": due_types[0] if len(due_types) == 1 else due_types,
+            "state": state,
+            "every": {v: draw(st.sampled_from(periods)) for v in values},
+        }
+        if draw(st.booleans()):
+            due["where"] = draw(conditions(common_fields(due_types)))
+        when["due"] = due
     if form != "count" and _ordered(specs) and draw(st.integers(0, 2)) == 0:
         changed: dict[str, Any] = {
             "field": draw(st.sampled_from(_ordered(specs))),
@@ -374,6 +396,8 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
 def scenarios(draw: st.DrawFn, cases: int = CHRONOLOGIES_PER_RULE_SET) -> Scenario:
     """A rule set of one to three rules over a few event types, and `cases` chronologies."""
     pool = draw(st.lists(st.sampled_from(EVENT_TYPES), min_size=2, max_size=4, unique=True))
+    if "risk_assessed" not in pool and draw(st.booleans()):
+        pool.append("risk_assessed")  # the case-state levels that `due` periods depend on
     count = draw(st.integers(1, 3))
     generated = [draw(rules(pool, index)) for index in range(count)]
     return Scenario(generated, [draw(chronologies(pool)) for _ in range(cases)])

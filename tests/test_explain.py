@@ -152,6 +152,7 @@ def test_a_state_based_alert(
         "count": None,
         "changed": None,
         "throttle": None,
+        "due": None,
     }
 
 
@@ -522,6 +523,8 @@ def test_a_count_alert_shows_the_counted_events_and_its_throttle(
         "counted": ("gone-kk-2020-03-01", "gone-kk-2020-03-10", "gone-kk-2020-03-20"),
         "number": 3,
         "distinct_values": (),
+        "unless": (),
+        "unless_from": None,
     }
     assert [(e.id, e.role) for e in first.events] == [
         ("gone-kk-2020-03-01", "counted"),

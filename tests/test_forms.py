@@ -1,7 +1,8 @@
 """The rule-language forms of issue 12: each at its edges, in the engine and the reference.
 
-`differ:`, throttles that an event resets, counts over several event types and
-absence before the trigger. Every case is replayed by both evaluators, which must
+`differ:`, throttles that an event resets, counts over several event types,
+absence before the trigger, counts that an `unless:` event cancels and events `due:`
+within a period set by case state. Every case is replayed by both evaluators, which must
 raise exactly the alerts listed.
 """
 
@@ -299,4 +300,267 @@ def test_absence_before_misuse_is_reported(tmp_path: Path) -> None:
         " (did you mean 'return_interview'?)",
         "rules.yaml:8:14: rules[0].when.count: a rule takes one time form: 'absent' and"
         " 'count' cannot be combined",
+    ]
+
+
+# --- a count with an event that cancels it ------------------------------------------
+
+UNLESS = """
+event: child_missing
+count:
+  at_least: 3
+  within: 30d
+  same: [child]
+  unless: {event: return_interview, same: [child]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("interview", "fires"),
+    [(-0.25, True), (0, False), (5, False), (20, False), (20.25, True)],
+)
+def test_count_unless_at_its_edges(tmp_path: Path, interview: float, fires: bool) -> None:
+    events = [
+        event(0, "child_missing", child="a"),
+        event(10, "child_missing", child="a"),
+        event(20, "child_missing", child="a"),
+        event(interview, "return_interview", child="a"),
+    ]
+    # From the first counted event's moment to the trigger's, both included.
+    expected = [(20.0, ("e0", "e1", "e2"))] if fires else []
+    assert alerts(tmp_path, UNLESS, events) == expected
+
+
+def test_count_unless_another_child_where_and_a_later_window(tmp_path: Path) -> None:
+    when = UNLESS.replace(
+        "{event: return_interview, same: [child]}",
+        "{event: return_interview, same: [child], where: {source: police}}",
+    )
+    events = [
+        event(0, "child_missing", child="a"),
+        event(5, "return_interview", child="b", source="police"),  # another child
+        event(6, "return_interview", child="a", source="school"),  # not the police's
+        event(10, "child_missing", child="a"),
+        event(20, "child_missing", child="a"),  # fires: nothing cancels it
+        event(25, "return_interview", child="a", source="police"),
+        event(35, "child_missing", child="a"),  # 10, 20, 35: the interview at 25 cancels
+        event(50, "child_missing", child="a"),  # 20, 35, 50: so does it
+        event(56, "child_missing", child="a"),  # 35, 50, 56: after the interview, fires
+    ]
+    assert alerts(tmp_path, when, events) == [
+        (20.0, ("e0", "e3", "e4")),
+        (56.0, ("e6", "e7", "e8")),
+    ]
+
+
+def test_count_unless_at_the_same_moment_as_the_trigger(tmp_path: Path) -> None:
+    events = [
+        event(0, "child_missing", child="a"),
+        event(1, "child_missing", child="a"),
+        event(2, "return_interview", child="a"),  # after the trigger in event order
+        event(2, "child_missing", child="a"),
+    ]
+    assert alerts(tmp_path, UNLESS, events) == []
+    # Without the `unless`, the count fires as before.
+    plain = "event: child_missing\ncount: {at_least: 3, within: 30d, same: [child]}"
+    assert alerts(tmp_path, plain, events) == [(2.0, ("e0", "e1", "e3"))]
+
+
+def test_count_unless_misuse_is_reported(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d, unless: {event: child_missing}}",
+    ) == [
+        "rules.yaml:7:56: rules[0].when.count.unless.event: 'child_missing' is counted by"
+        " this rule: an 'unless' event is of other types"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: return_interview, within: 3d}}",
+    ) == ["rules.yaml:7:74: rules[0].when.count.unless.within: unknown key 'within'"]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: [return_interview, child_missing], where: {sauce: police}}}",
+    ) == [
+        "rules.yaml:7:75: rules[0].when.count.unless.event[1]: 'child_missing' is counted by"
+        " this rule: an 'unless' event is of other types",
+        "rules.yaml:7:99: rules[0].when.count.unless.where.sauce: unknown field 'sauce' for"
+        " this rule's event type (did you mean 'source'?)",
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: return_interview, where: {sauce: police}}}",
+    ) == [
+        "rules.yaml:7:82: rules[0].when.count.unless.where.sauce: unknown field 'sauce' for"
+        " this rule's event type (did you mean 'source'?)"
+    ]
+    assert problems(
+        tmp_path,
+        "event: child_missing\ncount: {at_least: 2, within: 3d,"
+        " unless: {event: return_interview, same: {childd: child, child: name}}}",
+    ) == [
+        "rules.yaml:7:89: rules[0].when.count.unless.same.childd: the unless event has no"
+        " field 'childd' to compare (did you mean 'child'?)",
+        "rules.yaml:7:103: rules[0].when.count.unless.same.child: the triggering event has no"
+        " field 'name' to compare",
+    ]
+
+
+def test_count_unless_is_explained(tmp_path: Path) -> None:
+    rules = load_rules(rule_file(tmp_path, UNLESS))
+    case = chronology(
+        [{**event(n, "child_missing", child="a"), "id": f"e{n}"} for n in (0, 10, 20)]
+    )
+    (alert,) = Engine(rules).replay(case).alerts
+    text = render(explain(rules, case, alert))
+    assert any(line.startswith("    no return_interview from 2020-03-01") for line in text)
+
+
+# --- an event due within a period set by case state ---------------------------------
+
+DUE = """
+event: risk_assessed
+due:
+  event: home_visit
+  where: {outcome: seen}
+  state: risk_towards_children
+  every: {high: 3 months, medium: 6 months, low: 12 months}
+"""
+
+
+def assessed(n: float, level: str) -> dict[str, Any]:
+    return event(n, "risk_assessed", tool="rm2000", level=level, towards="children")
+
+
+def days(moment: str) -> float:
+    return (datetime.fromisoformat(moment + "T00:00:00+00:00") - T0) / timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("until", "expected"),
+    [
+        ("2020-05-31", []),
+        ("2020-06-01", ["2020-06-01"]),  # the deadline itself is reached
+        ("2020-08-31", ["2020-06-01"]),
+        ("2020-09-01", ["2020-06-01", "2020-09-01"]),  # re-armed from the missed deadline
+        ("2021-03-01", ["2020-06-01", "2020-09-01", "2020-12-01", "2021-03-01"]),
+    ],
+)
+def test_due_fires_once_per_missed_period(tmp_path: Path, until: str, expected: list[str]) -> None:
+    got = alerts(tmp_path, DUE, [assessed(0, "high")], until=day(days(until)))
+    assert got == [(days(d), ("e0",)) for d in expected]
+
+
+def test_due_visits_restart_the_clock_and_meet_a_deadline_at_its_moment(
+    tmp_path: Path,
+) -> None:
+    events = [
+        assessed(0, "high"),
+        event(days("2020-06-01"), "home_visit", outcome="seen"),  # at the deadline: in time
+        event(days("2020-08-01"), "home_visit", outcome="not_in"),  # not seen: no restart
+        event(days("2020-09-01"), "home_visit", outcome="refused_entry"),  # ... at the deadline
+    ]
+    got = alerts(tmp_path, DUE, events, until=day(days("2020-12-01")))
+    assert got == [(days("2020-09-01"), ("e1",)), (days("2020-12-01"), ("e1",))]
+    # A trigger restarts the clock whatever it is: here every visit.
+    every_visit = DUE.replace("event: risk_assessed", "event: [risk_assessed, home_visit]")
+    got = alerts(tmp_path, every_visit, events, until=day(days("2020-12-01")))
+    assert got == [(days("2020-12-01"), ("e3",))]
+
+
+def test_due_periods_follow_the_state(tmp_path: Path) -> None:
+    events = [
+        assessed(0, "high"),
+        assessed(days("2020-07-01"), "low"),  # a trigger: restarts on the low period
+        assessed(days("2021-08-01"), "very_high"),  # no period for very_high: no clock
+    ]
+    got = alerts(tmp_path, DUE, events, until=day(days("2023-01-01")))
+    assert got == [(days("2020-06-01"), ("e0",)), (days("2021-07-01"), ("e1",))]
+    # Only visits restart it: an assessment changes the period from the next deadline.
+    visits = DUE.replace("event: risk_assessed", "event: home_visit")
+    events = [
+        assessed(-1, "high"),
+        event(0, "home_visit", outcome="seen"),
+        assessed(days("2020-05-01"), "medium"),
+    ]
+    got = alerts(tmp_path, visits, events, until=day(days("2021-01-01")))
+    assert got == [(days("2020-06-01"), ("e1",)), (days("2020-12-01"), ("e1",))]
+
+
+def test_due_with_changed_compares_only_the_rules_own_events(tmp_path: Path) -> None:
+    when = (
+        DUE.replace("event: home_visit", "event: mappa_review").replace(
+            "  where: {outcome: seen}\n", ""
+        )
+        + "changed: {field: level, direction: down}\n"
+    )
+    events = [
+        assessed(0, "high"),
+        event(1, "mappa_review", level=2),  # a number: never compared with a risk level
+        assessed(2, "medium"),  # down: restarts the clock (6 months)
+    ]
+    got = alerts(tmp_path, when, events, until=day(days("2020-09-03")))
+    assert got == [(days("2020-09-03"), ("e2",))]
+
+
+def test_due_is_explained(tmp_path: Path) -> None:
+    rules = load_rules(rule_file(tmp_path, DUE))
+    case = chronology(
+        [
+            {**assessed(0, "high"), "id": "e0"},
+            {**assessed(days("2020-05-01"), "low"), "id": "e1"},
+            {**event(days("2020-06-01"), "home_visit", outcome="seen"), "id": "e2"},
+        ]
+    )
+    raised = Engine(rules).replay(case, day(days("2022-06-01"))).alerts
+    assert [(a.at, a.events) for a in raised] == [
+        (day(days("2021-06-01")), ("e2",)),
+        (day(days("2022-06-01")), ("e2",)),
+    ]
+    explained = explain(rules, case, raised[1])
+    assert explained.reproduced and explained.timing.due is not None
+    due = explained.timing.due
+    assert (due.started_by, due.missed_before, due.value, due.period) == (
+        "e2",
+        (day(days("2021-06-01")),),
+        "low",
+        "12 months",
+    )
+    assert any(
+        line.startswith("  due: home_visit every {high: 3 months") for line in render(explained)
+    )
+
+
+def test_due_misuse_is_reported(tmp_path: Path) -> None:
+    def due(**parts: str) -> str:
+        body = {"event": "home_visit", "state": "risk_towards_children", "every": "{low: 1d}"}
+        body.update(parts)
+        return (
+            "event: risk_assessed\ndue: {" + ", ".join(f"{k}: {v}" for k, v in body.items()) + "}"
+        )
+
+    assert problems(tmp_path, due(state="risk_towards_childen")) == [
+        "rules.yaml:7:39: rules[0].when.due.state: unknown case-state name"
+        " 'risk_towards_childen' (did you mean 'risk_towards_children'?)"
+    ]
+    assert problems(tmp_path, due(state="on_licence")) == [
+        "rules.yaml:7:39: rules[0].when.due.state: 'on_licence' is true or false: a period"
+        " is set by a value with names, such as a risk level"
+    ]
+    assert problems(tmp_path, due(every="{hgih: 3 months, low: 12h}")) == [
+        "rules.yaml:7:70: rules[0].when.due.every.hgih: 'risk_towards_children' is never"
+        " 'hgih': it is one of 'low', 'medium', 'high', 'very_high' (did you mean 'high'?)",
+        "rules.yaml:7:91: rules[0].when.due.every.low: '12h' is too short: a due period is"
+        " at least 1 day (the clock re-arms at each missed deadline)",
+    ]
+    assert problems(tmp_path, due(every="{}")) == [
+        "rules.yaml:7:69: rules[0].when.due.every: dictionary should have at least 1 item"
+        " after validation, not 0"
+    ]
+    assert problems(tmp_path, due() + "\ncount: {at_least: 2, within: 3d}") == [
+        "rules.yaml:7:12: rules[0].when.due: a rule takes one time form: 'count' and 'due'"
+        " cannot be combined"
     ]

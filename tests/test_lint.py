@@ -128,6 +128,18 @@ def test_identical_rules_warn_once_at_the_later(tmp_path: Path) -> None:
             "      event: arrest\n      after: {event: conviction, within: 1d}\n",
             "      event: arrest\n      after: {event: conviction, within: 2d}\n",
         ),
+        # A `due` rule raises its alerts at deadlines, not at its triggers.
+        (
+            "      event: arrest\n",
+            "      event: arrest\n      due: {event: conviction, state: highest_risk_level,"
+            " every: {high: 30d}}\n",
+        ),
+        # A count's `unless` drops alerts the plain count raises.
+        (
+            "      event: arrest\n      count: {at_least: 2, within: 30d}\n",
+            "      event: arrest\n      count: {at_least: 2, within: 30d,"
+            " unless: {event: conviction}}\n",
+        ),
     ],
 )
 def test_rules_that_add_something_are_not_shadowed(tmp_path: Path, first: str, second: str) -> None:
@@ -135,6 +147,14 @@ def test_rules_that_add_something_are_not_shadowed(tmp_path: Path, first: str, s
     same_action = first == second
     text = one_rule(first) + second_rule("r2", second, other_action if same_action else FLAG)
     assert warnings(tmp_path, text) == []
+
+
+def test_a_due_rule_whose_trigger_never_matches_still_fires(tmp_path: Path) -> None:
+    when = (
+        "      event: arrest\n      where: {all: [{category: sexual}, {category: violent}]}\n"
+        "      due: {event: conviction, state: highest_risk_level, every: {high: 30d}}\n"
+    )
+    assert warnings(tmp_path, one_rule(when)) == []
 
 
 def test_the_default_rules_have_no_warnings() -> None:

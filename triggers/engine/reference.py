@@ -24,7 +24,15 @@ The meaning it encodes (README, "Writing rules"):
   the window before it or at its moment (where the types overlap, earlier in
   event order), the very events `after` would find;
 - `count`: events of the rule's kind (its types and `where`, not case state) in
-  the window up to the trigger in event order;
+  the window up to the trigger in event order; with `unless`, no alert when an
+  event of its kind (types, `where`, `same` as the trigger) lies from the first
+  counted event's moment to the trigger's, both included, whatever its place in
+  event order within those moments;
+- `due`: the clock restarts at each moment that holds a trigger or a due event (its
+  types and `where`), the last of them in event order named; a period is looked up
+  for the state value after that moment, and then after each deadline missed (none:
+  the clock stops); an alert at each deadline that passes (the clock reaching it)
+  before the next restart, a restart at the deadline's own moment meeting it;
 - `changed`: against the latest earlier event of the compared types with the
   same `same` values;
 - throttle: a firing is dropped when one kept for the same rule and key lies
@@ -49,6 +57,7 @@ from triggers.rules.compiled import (
     AllOf,
     CompiledChange,
     CompiledCount,
+    CompiledDue,
     CompiledRelation,
     CompiledRule,
     CompiledRuleSet,
@@ -195,6 +204,9 @@ class _Case:
 
     def firings(self, rule: CompiledRule) -> Iterator[_Firing]:
         """Every firing of `rule` in this case, before throttling."""
+        if rule.due is not None:
+            yield from self.due_firings(rule, rule.due)
+            return
         for seen in self.events:
             if seen.event.type not in rule.event_types:
                 continue
@@ -213,6 +225,34 @@ class _Case:
                 firing = _Firing(rule, seen, seen.at, (seen,), seen.before)
             if firing is not None:
                 yield firing
+
+    def due_firings(self, rule: CompiledRule, due: CompiledDue) -> Iterator[_Firing]:
+        """An alert at each deadline missed: each period from the latest restart (a trigger
+        or a due event; the last in event order names it) or the deadline missed before."""
+        restarts: dict[datetime, _Seen] = {}
+        for seen in self.events:
+            triggers = seen.event.type in rule.event_types and holds(
+                rule.condition,
+                {"event": self.values(rule, seen), "state": state_values(seen.before)},
+            )
+            if triggers or (
+                seen.event.type in due.event_types and holds(due.condition, {"event": seen.values})
+            ):
+                restarts[seen.at] = seen
+        starts = sorted(restarts)
+        for i, start in enumerate(starts):
+            following = starts[i + 1] if i + 1 < len(starts) else None
+            deadline = start
+            while self.end is not None:
+                value = state_values(self.state_through(deadline)).get(due.state)
+                period = due.period(value)
+                if period is None:
+                    break
+                deadline = period.after(deadline)
+                if deadline > self.end or (following is not None and deadline >= following):
+                    break
+                seen = restarts[start]
+                yield _Firing(rule, seen, deadline, (seen,), self.state_through(deadline))
 
     def after_firing(
         self, rule: CompiledRule, after: CompiledRelation, trigger: _Seen
@@ -278,6 +318,11 @@ class _Case:
         else:
             number = len({s.values.get(count.distinct) for s in counted} - {None})
         if number < count.at_least:
+            return None
+        unless = count.unless
+        if unless is not None and any(
+            counted[0].at <= other.at <= trigger.at for other in self.others(unless, trigger)
+        ):
             return None
         return _Firing(rule, trigger, trigger.at, counted, trigger.before)
 

@@ -33,7 +33,13 @@ from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, Event
 from triggers.models.state import CaseState
-from triggers.rules.compiled import CompiledChange, CompiledRule, CompiledRuleSet
+from triggers.rules.compiled import (
+    CompiledChange,
+    CompiledRelation,
+    CompiledRule,
+    CompiledRuleSet,
+    holds,
+)
 from triggers.rules.duration import Duration
 from triggers.rules.template import Template
 
@@ -107,6 +113,10 @@ class _CaseRun:
         self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event, int]] = {}
         # The times of the case's events by type, for throttles that an event resets.
         self.resets: dict[str, list[datetime]] | None = None
+        # For each `due` rule, the event that started its clock and the next deadline.
+        self.clocks: dict[str, tuple[Event, datetime]] = {}
+        # The case's events by type in time order, with their times, for counts' `unless`.
+        self.by_type: dict[str, tuple[list[datetime], list[Event]]] | None = None
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -115,6 +125,7 @@ class _CaseRun:
             # Deadlines before this moment pass first; one at this moment passes after
             # its events, which are still in time.
             self.pass_deadlines(moment[0].at, state, inclusive=False)
+            self.pass_due(moment[0].at, state, inclusive=False)
             state = state.as_of(moment[0].at)  # a licence whose end has come is over
             # Simultaneous events all see the case as it stood before them, and are
             # taken in event order (not file order) so that counts never depend on it.
@@ -123,12 +134,16 @@ class _CaseRun:
             # Triggers of an absence before them, and those an event of the moment broke.
             waiting: list[Match] = []
             broken: set[tuple[str, str]] = set()
+            # `due` clocks this moment restarts, with the last event (in event order) doing so.
+            restarted: dict[str, Event] = {}
             for event in sorted(moment, key=lambda e: self.seq[e.id or ""]):
                 posted = self.posted(event, seen)
                 counted = []
                 for match in self.session.event(posted):
                     rule = self.engine._rule(match.rule)
-                    if rule.absent_before is None:
+                    if rule.due is not None:
+                        restarted[rule.id] = event
+                    elif rule.absent_before is None:
                         if match.counts:
                             counted.append(rule)
                         else:
@@ -139,17 +154,28 @@ class _CaseRun:
                         broken.add((match.rule, match.trigger))
                 for rule in counted:
                     self.tally(rule, posted, state)
+                for rule in self.engine._due:
+                    assert rule.due is not None
+                    if event.type in rule.due.event_types and holds(
+                        rule.due.condition, {"event": posted.values}
+                    ):
+                        restarted[rule.id] = event
             # An absence before a trigger is judged once its moment is complete: an event
             # later in the moment (in event order, if of the trigger's kind) breaks it.
             for match in waiting:
                 if (match.rule, match.trigger) not in broken:
                     self.raise_alerts(match, state)
             state = state.apply_moment(moment)
+            for rule_id, event in restarted.items():
+                self.clocks.pop(rule_id, None)
+                self.arm(self.engine._rule(rule_id), event, event.at, state)
+            self.pass_due(moment[0].at, state, inclusive=True)
         end = moments[-1][0].at if moments else until
         if until is not None and end is not None and until > end:
             end = until  # an `until` before the last event changes nothing: time never runs back
         if end is not None:
             self.pass_deadlines(end, state, inclusive=True)
+            self.pass_due(end, state, inclusive=True)
         raised = sorted(self.alerts.values(), key=lambda item: item[0])
         return self.throttled([(alert, trigger) for _, alert, trigger, _ in raised])
 
@@ -167,11 +193,11 @@ class _CaseRun:
             previous = last.get(key)
             if (
                 previous is not None
-                and previous[1] != trigger.id
+                and (previous[1], previous[0]) != (trigger.id, alert.at)
                 and within_after(throttle.window, previous[0], alert.at)
                 and not self.reset(throttle.reset_by, previous[0], alert.at)
             ):
-                continue  # raised already within the window, for another trigger
+                continue  # raised within the window already (for another trigger or deadline)
             last[key] = (alert.at, trigger.id)
             kept.append(alert)
         return kept
@@ -220,6 +246,51 @@ class _CaseRun:
             for match in self.session.clock(deadline):
                 self.raise_alerts(match, state, clock=deadline)
 
+    def arm(self, rule: CompiledRule, start: Event, moment: datetime, state: CaseState) -> None:
+        """Set `rule`'s clock to the period for the case state `state` after `moment`."""
+        assert rule.due is not None
+        period = rule.due.period(state_values(state).get(rule.due.state))
+        if period is not None:
+            self.clocks[rule.id] = (start, period.after(moment))
+
+    def pass_due(self, limit: datetime, state: CaseState, *, inclusive: bool) -> None:
+        """Raise an alert at each `due` deadline before `limit` (or at it, if `inclusive`),
+        re-arming each clock from the deadline it missed. `state` is the case through the
+        deadlines: no moment lies between them and `limit`."""
+        for rule_id in list(self.clocks):
+            rule = self.engine._rule(rule_id)
+            while rule_id in self.clocks:
+                start, deadline = self.clocks[rule_id]
+                if deadline > limit or (deadline == limit and not inclusive):
+                    break
+                del self.clocks[rule_id]
+                self.raise_due(rule, start, deadline, state)
+                self.arm(rule, start, deadline, state)  # re-armed from the missed deadline
+
+    def raise_due(
+        self, rule: CompiledRule, start: Event, deadline: datetime, state: CaseState
+    ) -> None:
+        """The alerts of a `due` rule for the deadline missed, naming the clock's start."""
+        values = _template_values(self.case, start, state, rule)
+        ids = (start.id or "",)
+        for index, action in enumerate(rule.actions):
+            params = {
+                name: value.render(values) if isinstance(value, Template) else value
+                for name, value in action.params.items()
+            }
+            alert = Alert(
+                case=self.case,
+                rule=rule.id,
+                action=action.action,
+                at=deadline,
+                params=params,
+                priority=action.priority,
+                reason=" ".join(action.reason.render(values).split()),
+                events=ids,
+            )
+            order = (deadline, self.engine._order[rule.id], index, ids)
+            self.alerts[(rule.id, index, ids, deadline)] = (order, alert, start, 0)
+
     def tally(self, rule: CompiledRule, posted: EventInput, state: CaseState) -> None:
         """Count `rule`'s events in its window up to `posted`, and let the rule judge the tally."""
         count = rule.count
@@ -236,8 +307,41 @@ class _CaseRun:
             number = len(counted)
         else:
             number = len({v.get(count.distinct) for _, v in counted} - {None})
+        if (
+            count.unless is not None
+            and number >= count.at_least
+            and self.cancelled(count.unless, counted[0][0].at, event.at, values)
+        ):
+            return
         for match in self.session.tally(rule.id, number, posted, posted.state):
             self.raise_alerts(match, state, counted=[m.id or "" for m, _ in counted])
+
+    def cancelled(
+        self,
+        unless: CompiledRelation,
+        start: datetime,
+        end: datetime,
+        trigger: Mapping[str, Any],
+    ) -> bool:
+        """Whether an `unless` event of a count lies from `start` to `end`, both included.
+
+        Judged here, on the whole case: the moment of the trigger may hold such an event
+        later in event order, and it still cancels the count.
+        """
+        if self.by_type is None:
+            grouped: dict[str, list[Event]] = {}
+            for event in event_order(self.events.values()):
+                grouped.setdefault(event.type, []).append(event)
+            self.by_type = {t: ([e.at for e in es], es) for t, es in grouped.items()}
+        for event_type in unless.event_types:
+            times, events = self.by_type.get(event_type, ([], []))
+            for index in range(bisect.bisect_left(times, start), len(times)):
+                if times[index] > end:
+                    break
+                values = event_values(events[index])
+                if holds(unless.condition, {"event": values}) and unless.related(values, trigger):
+                    return True
+        return False
 
     def posted(self, event: Event, state: Mapping[str, Any]) -> EventInput:
         """The event as the backend sees it; its deadlines start running."""
@@ -330,6 +434,7 @@ class Engine:
         self._loaded: LoadedRules = self.backend.load(rules)
         self._by_id = {rule.id: rule for rule in rules.rules}
         self._order = {rule.id: index for index, rule in enumerate(rules.rules)}
+        self._due = tuple(rule for rule in rules.rules if rule.due is not None)
         self._plans = {event_type: _TypePlan.of(rules, event_type) for event_type in EVENT_TYPES}
 
     def replay(self, chronology: Chronology, until: datetime | None = None) -> CaseResult:

@@ -26,6 +26,7 @@ __all__ = [
     "CompiledAction",
     "CompiledChange",
     "CompiledCount",
+    "CompiledDue",
     "CompiledRelation",
     "CompiledRule",
     "CompiledRuleSet",
@@ -271,6 +272,27 @@ class CompiledCount:
     window: Duration
     distinct: str | None
     same: tuple[str, ...]
+    #: Events that cancel the count when one lies from the first counted event's moment to
+    #: the trigger's, both included (its window is the count's; judged in Python).
+    unless: CompiledRelation | None = None
+
+
+@dataclass(frozen=True)
+class CompiledDue:
+    """An event due within a period set by a case-state value (judged in Python)."""
+
+    event_types: tuple[str, ...]
+    condition: Condition
+    state: str
+    #: The period for each value of `state`, in the order written.
+    every: tuple[tuple[str, Duration], ...]
+
+    def period(self, value: Any) -> Duration | None:
+        """The period while `state` has `value`; None when no clock runs."""
+        for name, period in self.every:
+            if name == value:
+                return period
+        return None
 
 
 @dataclass(frozen=True)
@@ -291,6 +313,9 @@ class CompiledRule:
     throttle: CompiledThrottle | None = None
     #: `absent` with `before`: no such event within the window before the trigger.
     absent_before: CompiledRelation | None = None
+    #: `due`: an event due within a period set by case state, the clock restarted by the
+    #: rule's triggers and the due events.
+    due: CompiledDue | None = None
 
     @property
     def relations(self) -> tuple[CompiledRelation, ...]:

@@ -25,6 +25,7 @@ from triggers.rules.compiled import (
     CompiledAction,
     CompiledChange,
     CompiledCount,
+    CompiledDue,
     CompiledRelation,
     CompiledRule,
     CompiledRuleSet,
@@ -37,16 +38,24 @@ from triggers.rules.compiled import (
 )
 from triggers.rules.conditions import ConditionChecker, common_fields
 from triggers.rules.duration import Duration, DurationError
-from triggers.rules.limits import MAX_RULES, RuleLimits, shown, too_many_rules
+from triggers.rules.limits import (
+    MAX_RULES,
+    MIN_DUE_PERIOD,
+    RuleLimits,
+    shown,
+    too_many_rules,
+)
 from triggers.rules.lint import rule_warnings
 from triggers.rules.model import (
     ActionSpec,
     Changed,
     Count,
+    Due,
     Related,
     Rule,
     RuleFile,
     Throttle,
+    Unless,
     When,
 )
 from triggers.rules.template import Template, TemplateSyntaxError
@@ -71,6 +80,7 @@ class _CheckedWhen:
     relation: CompiledRelation | None = None
     count: CompiledCount | None = None
     changed: CompiledChange | None = None
+    due: CompiledDue | None = None
 
 
 class SourceFile:
@@ -195,6 +205,7 @@ class _Checker(ConditionChecker):
             count=when.count,
             changed=when.changed,
             throttle=throttle,
+            due=when.due,
         )
 
     def _check_parts(self, raw: Any, path: KeyPath) -> None:
@@ -233,7 +244,9 @@ class _Checker(ConditionChecker):
                     " an absence; write one rule for each alternative",
                 )
         if when.count is not None:
-            checked.count = self._count(when.count, (*path, "count"), specs)
+            checked.count = self._count(when.count, (*path, "count"), types, specs)
+        if when.due is not None:
+            checked.due = self._due(when.due, (*path, "due"))
         if when.changed is not None and types:
             checked.changed = self._changed(when.changed, (*path, "changed"), types, specs)
             if checked.changed is not None:
@@ -241,7 +254,9 @@ class _Checker(ConditionChecker):
                 checked.where = flatten(AllOf((checked.where, direction)))
         if when.changed is not None and when.count is not None:
             self.add((*path, "changed"), "'changed' and 'count' cannot be combined")
-        forms = [name for name in ("after", "absent", "count") if getattr(when, name) is not None]
+        forms = [
+            name for name in ("after", "absent", "count", "due") if getattr(when, name) is not None
+        ]
         if len(forms) > 1:
             self.add(
                 (*path, forms[1]),
@@ -309,14 +324,22 @@ class _Checker(ConditionChecker):
         return CompiledChange(types, changed.field, tuple(changed.same or ()))
 
     def _count(
-        self, count: Count, path: KeyPath, specs: Mapping[str, FieldSpec]
+        self,
+        count: Count,
+        path: KeyPath,
+        types: tuple[str, ...],
+        specs: Mapping[str, FieldSpec],
     ) -> CompiledCount | None:
         """Check a count's window and fields."""
         before = len(self.problems)
+        window: Duration | None = None
         try:
             window = Duration.parse(count.within)
         except DurationError as error:
             self.add((*path, "within"), str(error))
+        unless = None
+        if count.unless is not None:
+            unless = self._unless(count.unless, (*path, "unless"), types, specs, window)
         if count.distinct is not None:
             self._needs_field(
                 count.distinct,
@@ -335,9 +358,48 @@ class _Checker(ConditionChecker):
             self.add(
                 (*path, "distinct"), f"{count.distinct!r} cannot be both distinct and the same"
             )
-        if len(self.problems) > before:
+        if len(self.problems) > before or window is None:
             return None
-        return CompiledCount(count.at_least, window, count.distinct, tuple(count.same or ()))
+        return CompiledCount(
+            count.at_least, window, count.distinct, tuple(count.same or ()), unless
+        )
+
+    def _unless(
+        self,
+        unless: Unless,
+        path: KeyPath,
+        types: tuple[str, ...],
+        trigger_specs: Mapping[str, FieldSpec],
+        window: Duration | None,
+    ) -> CompiledRelation | None:
+        """Check the event that cancels a count: its types, conditions and shared fields."""
+        before = len(self.problems)
+        unless_types = self._event_types(unless, (*path, "event"))
+        specs = common_fields(unless_types) if unless_types else {}
+        condition: Condition = AllOf(())
+        if unless.where is not None and unless_types:
+            condition = self.block(unless.where, (*path, "where"), "event", specs)
+        for theirs, ours in unless.pairs:
+            where = (*path, "same", theirs) if isinstance(unless.same, dict) else (*path, "same")
+            self._needs_field(
+                theirs, specs, where, f"the unless event has no field {theirs!r} to compare"
+            )
+            self._needs_field(
+                ours,
+                trigger_specs,
+                where,
+                f"the triggering event has no field {ours!r} to compare",
+            )
+        for i, event_type in enumerate(unless_types):
+            if event_type in types:
+                where = (*path, "event") if isinstance(unless.event, str) else (*path, "event", i)
+                self.add(
+                    where,
+                    f"{event_type!r} is counted by this rule: an 'unless' event is of other types",
+                )
+        if len(self.problems) > before or not unless_types or window is None:
+            return None
+        return CompiledRelation(unless_types, condition, window, unless.pairs)
 
     def _relation(
         self, related: Related, path: KeyPath, trigger_specs: Mapping[str, FieldSpec] | None
@@ -392,7 +454,54 @@ class _Checker(ConditionChecker):
             return None
         return CompiledRelation(types, condition, window, related.pairs, related.differ_pairs)
 
-    def _event_types(self, when: When | Related, path: KeyPath) -> tuple[str, ...]:
+    def _due(self, due: Due, path: KeyPath) -> CompiledDue | None:
+        """Check a due event's types and conditions, and the periods for each state value."""
+        before = len(self.problems)
+        types = self._event_types(due, (*path, "event"))
+        specs = common_fields(types) if types else {}
+        condition: Condition = AllOf(())
+        if due.where is not None and types:
+            condition = self.block(due.where, (*path, "where"), "event", specs)
+        states = state_fields()
+        spec = states.get(due.state)
+        if spec is None:
+            self.add(
+                (*path, "state"),
+                f"unknown case-state name {due.state!r}",
+                suggestion=suggest(due.state, states),
+            )
+        elif spec.kind != "enum":
+            self.add(
+                (*path, "state"),
+                f"{due.state!r} is {spec.describe()}: a period is set by a value with names,"
+                " such as a risk level",
+            )
+        every: list[tuple[str, Duration]] = []
+        for value, text in due.every.items():
+            if spec is not None and spec.kind == "enum" and value not in spec.values:
+                self.add(
+                    (*path, "every", value),
+                    f"{due.state!r} is never {value!r}: it is {spec.describe()}",
+                    key=True,
+                    suggestion=suggest(value, [str(v) for v in spec.values]),
+                )
+            try:
+                period = Duration.parse(text)
+            except DurationError as error:
+                self.add((*path, "every", value), str(error))
+                continue
+            if period.months == 0 and period.seconds < MIN_DUE_PERIOD:
+                self.add(
+                    (*path, "every", value),
+                    f"{text!r} is too short: a due period is at least 1 day (the clock"
+                    " re-arms at each missed deadline)",
+                )
+            every.append((value, period))
+        if len(self.problems) > before or not types:
+            return None
+        return CompiledDue(types, condition, due.state, tuple(every))
+
+    def _event_types(self, when: When | Related | Unless | Due, path: KeyPath) -> tuple[str, ...]:
         return self._types(when.event, path)
 
     def _types(self, named: str | list[str], path: KeyPath) -> tuple[str, ...]:
@@ -522,6 +631,8 @@ def _allowed_keys(path: KeyPath) -> list[str]:
         ("rules", "#", "when", "after"): Related,
         ("rules", "#", "when", "absent"): Related,
         ("rules", "#", "when", "count"): Count,
+        ("rules", "#", "when", "count", "unless"): Unless,
+        ("rules", "#", "when", "due"): Due,
         ("rules", "#", "when", "changed"): Changed,
         ("rules", "#", "throttle"): Throttle,
         ("rules", "#", "then", "#"): ActionSpec,

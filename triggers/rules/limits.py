@@ -87,6 +87,10 @@ MAX_PARTS = 5000
 #: refuses the exponent form Python gives smaller ones, such as 1e-05: error 204).
 MAX_WHOLE_DIGITS = 15
 MAX_DECIMAL = 1e9
+#: The shortest period of a `due:` clock, in seconds (1 day): a clock re-arms at each
+#: missed deadline and the clock may run to `--until`, so an hourly period over the
+#: 100 years a duration allows would raise 876,600 alerts for one case.
+MIN_DUE_PERIOD = 86400
 
 #: Tests in one rule-test file, characters in a test's name, and alerts one test lists
 #: in `expect` and in `forbid` (each). A test's `rule` is a rule id (MAX_ID_LENGTH), its
@@ -172,6 +176,12 @@ _RULE_TEXTS: _Texts = {
     ("when", "after", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "absent", "within"): ("a duration", MAX_DURATION_LENGTH),
     ("when", "count", "within"): ("a duration", MAX_DURATION_LENGTH),
+    ("when", "count", "unless", "event"): ("an event type", MAX_NAME_LENGTH),
+    ("when", "due", "event"): ("an event type", MAX_NAME_LENGTH),
+    ("when", "due", "event", "#"): ("an event type", MAX_NAME_LENGTH),
+    ("when", "due", "state"): ("a case-state name", MAX_NAME_LENGTH),
+    ("when", "due", "every", "*"): ("a duration", MAX_DURATION_LENGTH),
+    ("when", "count", "unless", "event", "#"): ("an event type", MAX_NAME_LENGTH),
     ("when", "event"): ("an event type", MAX_NAME_LENGTH),
     ("when", "event", "#"): ("an event type", MAX_NAME_LENGTH),
     ("when", "after", "event"): ("an event type", MAX_NAME_LENGTH),

@@ -127,7 +127,8 @@ def _specs(event_types: tuple[str, ...]) -> Specs:
 
 def _never_fires(rule: CompiledRule) -> Iterator[tuple[str, tuple[str, ...]]]:
     """Why `rule` can never fire, with the part of the rule to point at."""
-    if not satisfiable(rule.condition, _specs(rule.event_types)):
+    # A `due` rule's clock also starts with the due events: it fires without a trigger.
+    if rule.due is None and not satisfiable(rule.condition, _specs(rule.event_types)):
         yield (
             f"rule {rule.id!r} can never fire: no event and case state can meet all of its"
             " conditions at once; check for tests that contradict each other",
@@ -154,13 +155,14 @@ def _never_fires(rule: CompiledRule) -> Iterator[tuple[str, tuple[str, ...]]]:
 
 
 def _same_timing(a: CompiledRule, b: CompiledRule) -> bool:
-    return (a.after, a.absent, a.absent_before, a.count, a.changed, a.throttle) == (
+    return (a.after, a.absent, a.absent_before, a.count, a.changed, a.throttle, a.due) == (
         b.after,
         b.absent,
         b.absent_before,
         b.count,
         b.changed,
         b.throttle,
+        b.due,
     )
 
 

@@ -42,10 +42,12 @@ __all__ = [
     "Changed",
     "Conditions",
     "Count",
+    "Due",
     "Related",
     "Rule",
     "RuleFile",
     "Throttle",
+    "Unless",
     "When",
     "rule_file_schema",
 ]
@@ -129,6 +131,29 @@ def _pairs(names: list[str] | dict[str, str] | None) -> tuple[tuple[str, str], .
     return tuple(names.items())
 
 
+class Unless(_Strict):
+    """An event that keeps a count from firing when it lies between the first counted event
+    and the triggering one."""
+
+    event: Name | Names = Field(description="the event type (or types) that cancels the count")
+    where: Conditions | None = Field(default=None, description="conditions on that event")
+    same: Names | dict[Name, Name] | None = Field(
+        default=None,
+        description="fields that must be equal: a list of names both events have, or"
+        " {unless_field: triggering_event_field}",
+    )
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The event's types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """`same` as (unless event field, triggering event field) pairs."""
+        return _pairs(self.same)
+
+
 class Count(_Strict):
     """Several events of the rule's kind (its type and `where`) within a window, this one last."""
 
@@ -140,6 +165,36 @@ class Count(_Strict):
     same: list[StrictStr] | None = Field(
         default=None, description="count only events whose fields equal this event's"
     )
+    unless: Unless | None = Field(
+        default=None,
+        description="no alert when such an event lies from the first counted event's moment"
+        " to the triggering event's (both included)",
+    )
+
+
+class Due(_Strict):
+    """An event due within a period that depends on case state, the clock restarting at each
+    triggering or qualifying event and at each missed deadline."""
+
+    event: Name | Names = Field(description="the event type (or types) that is due")
+    where: Conditions | None = Field(
+        default=None, description="conditions the due event must meet to count"
+    )
+    state: Name = Field(
+        description="the case-state value (a level, such as risk_towards_children) that sets"
+        " the period"
+    )
+    every: Annotated[dict[Name, DurationText], Field(min_length=1, max_length=MAX_LIST_VALUES)] = (
+        Field(
+            description="the period for each value, such as {high: 3 months, low: 12 months};"
+            " no clock runs while the value is another or not recorded"
+        )
+    )
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The due event's types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
 
 
 class Changed(_Strict):
@@ -183,6 +238,11 @@ class When(_Strict):
     count: Count | None = Field(
         default=None,
         description="at least N events of this kind within the window, this one the last",
+    )
+    due: Due | None = Field(
+        default=None,
+        description="an event due within a period set by case state: an alert at each"
+        " deadline missed, counted from this event, a due event or the missed deadline",
     )
 
     @property

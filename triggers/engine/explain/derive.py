@@ -27,6 +27,7 @@ from triggers.engine.explain.model import (
     ChangeTiming,
     ConditionCheck,
     CountTiming,
+    DueTiming,
     ExplainedEvent,
     ExplainedRule,
     Explanation,
@@ -83,10 +84,16 @@ class _Case:
         """The case as it stood just before `moment`."""
         return CaseState.from_events(e for e in self.events if e.at < moment).as_of(moment)
 
+    def through(self, moment: datetime) -> Mapping[str, Any]:
+        """The case-state values after every event up to `moment` (included)."""
+        return dict(CaseState.from_events(e for e in self.events if e.at <= moment).values())
+
     def trigger(self, rule: CompiledRule, ids: Sequence[str]) -> Event | None:
-        """Of an alert's events, the one the rule fired on: the last of the rule's own types."""
+        """Of an alert's events, the one the rule fired on: the last of the rule's own types
+        (for `due`, or of the due event's, which restarted the clock)."""
+        types = (*rule.event_types, *(rule.due.event_types if rule.due is not None else ()))
         own = [self.by_id[i] for i in ids if i in self.by_id]
-        own = [e for e in own if e.type in rule.event_types]
+        own = [e for e in own if e.type in types]
         return max(own, key=lambda e: self.seq[e.id or ""]) if own else None
 
     def others(self, relation: CompiledRelation, trigger: Event) -> Iterator[Event]:
@@ -316,6 +323,8 @@ class _Explainer:
             counted=tuple(e.id or "" for e in counted),
             number=number,
             distinct_values=distinct,
+            unless=count.unless.event_types if count.unless is not None else (),
+            unless_from=counted[0].at if count.unless is not None and counted else None,
         )
 
     def changed(self) -> ChangeTiming:
@@ -356,6 +365,35 @@ class _Explainer:
             reset_by=throttle.reset_by,
         )
 
+    def due(self, raised: Sequence[Alert]) -> DueTiming:
+        due = self.rule.due
+        assert due is not None
+        missed = sorted(
+            a.at
+            for a in raised
+            if a.rule == self.alert.rule
+            and a.action == self.alert.action
+            and a.events == self.alert.events
+            and a.at < self.alert.at
+        )
+        # Only the deadlines since this restart: an earlier run of the clock started by the
+        # same event cannot be (a restart ends a run), so all of them are this run's.
+        set_at = missed[-1] if missed else self.trigger.at
+        value = self.case.through(set_at).get(due.state)
+        period = due.period(value)
+        return DueTiming(
+            event_types=due.event_types,
+            where=_sentence(due.condition, "due") or None,
+            state=due.state,
+            every={name: str(window) for name, window in due.every},
+            started_by=self.trigger.id or "",
+            start=self.trigger.at,
+            missed_before=tuple(missed),
+            value=_json(value),
+            period=str(period) if period is not None else "",
+            deadline=self.alert.at,
+        )
+
     def timing(self, raised: Sequence[Alert]) -> Timing:
         rule = self.rule
         return Timing(
@@ -364,6 +402,7 @@ class _Explainer:
             count=self.count() if rule.count is not None else None,
             changed=self.changed() if rule.changed is not None else None,
             throttle=self.throttle(raised) if rule.throttle is not None else None,
+            due=self.due(raised) if rule.due is not None else None,
         )
 
 

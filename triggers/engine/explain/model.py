@@ -169,6 +169,10 @@ class CountTiming(BaseModel):
     #: How many were counted: events, or different values of `distinct`.
     number: int
     distinct_values: tuple[JsonValue, ...] = ()
+    #: `unless:` the event types that would have cancelled the count, and the span they
+    #: were looked for in (the first counted event's moment to the trigger's); none was.
+    unless: tuple[str, ...] = ()
+    unless_from: datetime | None = None
 
 
 class ChangeTiming(BaseModel):
@@ -203,6 +207,28 @@ class ThrottleTiming(BaseModel):
     reset_by: tuple[str, ...] = ()
 
 
+class DueTiming(BaseModel):
+    """`due:` an event due within a period set by case state; the clock missed a deadline."""
+
+    model_config = _FROZEN
+
+    event_types: tuple[str, ...]
+    where: str | None
+    #: The case-state value that sets the period, and the period for each of its values.
+    state: str
+    every: dict[str, str]
+    #: The event that last restarted the clock, and when.
+    started_by: str
+    start: datetime
+    #: Deadlines missed since the restart before this one, each re-arming the clock.
+    missed_before: tuple[datetime, ...]
+    #: The state value when the clock was set for this deadline, and its period.
+    value: JsonValue
+    period: str
+    #: The deadline missed (the alert's time).
+    deadline: datetime
+
+
 class Timing(BaseModel):
     """The time forms of the rule, each with what it found; unused forms are None."""
 
@@ -213,6 +239,7 @@ class Timing(BaseModel):
     count: CountTiming | None = None
     changed: ChangeTiming | None = None
     throttle: ThrottleTiming | None = None
+    due: DueTiming | None = None
 
 
 class Explanation(BaseModel):

@@ -137,7 +137,7 @@ class _Lines:
 
     def timing(self) -> None:
         t = self.x.timing
-        if not any((t.after, t.absent, t.count, t.changed, t.throttle)):
+        if not any((t.after, t.absent, t.count, t.changed, t.throttle, t.due)):
             return
         self.out.append("Timing:")
         if t.after is not None:
@@ -176,6 +176,26 @@ class _Lines:
             self.out.append(f"    counted events: {_ids(c.counted)}")
             if c.distinct:
                 self.out.append(f"    {c.distinct}: {show(list(c.distinct_values))}")
+            if c.unless and c.unless_from is not None:
+                self.out.append(
+                    f"    no {' or '.join(c.unless)} from {when(c.unless_from)} to {when(c.end)}"
+                )
+        if t.due is not None:
+            u = t.due
+            every = ", ".join(f"{name}: {period}" for name, period in u.every.items())
+            self.out.append(
+                f"  due: {' or '.join(u.event_types)} every {{{every}}} by {u.state};"
+                f" the clock restarted with {u.started_by} at {when(u.start)}"
+            )
+            if u.where:
+                self.out.append(f"    where {u.where}")
+            if u.missed_before:
+                missed = ", ".join(when(m) for m in u.missed_before)
+                self.out.append(f"    deadlines missed before: {missed}")
+            self.out.append(
+                f"    {u.state} {show(u.value)}: {u.period}; none by the deadline"
+                f" {when(u.deadline)}"
+            )
         if t.changed is not None:
             d = t.changed
             same = f" (same {_values(d.same_values)})" if d.same else ""
