@@ -222,3 +222,11 @@ def test_a_bad_until_is_a_usage_error(url: str) -> None:
     result = run("replay", str(MR_A), "--store", url, "--until", "soon")
     assert result.exit_code == 2
     assert "Invalid value for '--until': invalid date 'soon'" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["alerts", "ack"], ["explain"]])
+def test_an_alert_id_too_large_for_a_store_is_a_usage_error(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "99999999999999999999999"])
+    assert result.exit_code == 2
+    assert "is not in the range 1<=x<=9223372036854775807" in result.output
+    assert "Traceback" not in result.output

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from triggers.cli.app import cli
-from triggers.cli.options import by_option, date, reason_option, store_option
+from triggers.cli.options import ALERT_ID, by_option, date, reason_option, store_option
 from triggers.cli.render import ALERT_COLUMNS, alert_record, alert_text, stderr, stdout
 from triggers.cli.replay import open_store
 from triggers.models.alerts import ALERT_STATUSES, AlertStatus, Move
@@ -97,7 +97,7 @@ def alerts_list(
 
 def _lifecycle_command(name: str, move: Move, note_required: bool, help_text: str) -> None:
     @alerts.command(name, help=help_text)
-    @click.argument("alert_id", type=int)
+    @click.argument("alert_id", type=ALERT_ID)
     @click.option(
         "--note",
         "note",
@@ -133,7 +133,7 @@ _lifecycle_command(
 
 
 @cli.command("explain")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ALERT_ID)
 @click.option(
     "--format",
     "output",

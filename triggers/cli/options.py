@@ -9,7 +9,11 @@ import click
 from triggers.models import parse_time
 from triggers.store.settings import ACTOR_ENV, STORE_ENV
 
-__all__ = ["by_option", "date", "reason_option", "rules_option", "store_option"]
+__all__ = ["ALERT_ID", "by_option", "date", "reason_option", "rules_option", "store_option"]
+
+#: An alert id: the stores keep 64-bit integers, so a longer number is a usage error,
+#: not a driver's OverflowError.
+ALERT_ID = click.IntRange(1, 2**63 - 1)
 
 
 def date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
