@@ -230,3 +230,14 @@ def test_an_alert_id_too_large_for_a_store_is_a_usage_error(command: list[str]) 
     assert result.exit_code == 2
     assert "is not in the range 1<=x<=9223372036854775807" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["replay", str(EXAMPLES / "mr-a.yaml")], ["alerts", "list"]])
+def test_an_empty_store_url_is_an_error_not_the_default_store(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, [*command, "--store", ""])
+    assert result.exit_code == 1
+    assert "the store URL is empty" in result.output
+    assert not (tmp_path / "triggers.sqlite").exists()

@@ -29,7 +29,17 @@ DEFAULT_STORE_URL = "sqlite:///triggers.sqlite"
 
 
 def store_url(url: str | None = None) -> str:
-    """The store to use: `url`, else `$TRIGGERS_STORE`, else `triggers.sqlite` here."""
+    """The store to use: `url`, else `$TRIGGERS_STORE`, else `triggers.sqlite` here.
+
+    An empty `url` (such as `--store ""`) is an error, not the default: whoever typed it
+    meant some store, and the data would go elsewhere unnoticed.
+    """
+    if url is not None and not url.strip():
+        raise StoreError(
+            "the store URL is empty: give one, such as sqlite:///triggers.sqlite or"
+            " postgresql+psycopg://user@host/db, or leave --store out for"
+            f" ${STORE_ENV} or {DEFAULT_STORE_URL}"
+        )
     return url or os.environ.get(STORE_ENV) or DEFAULT_STORE_URL
 
 
