@@ -42,7 +42,7 @@ from triggers.engine import CaseResult, Engine
 from triggers.errors import ChronologyError, ClusterError, EngineError, TriggersError
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
-from triggers.parallel import ABORT_ENV, FileReplay
+from triggers.parallel import ABORT_ENV, FileReplay, abort_if_asked
 from triggers.reading import load_chronologies, parse_chronology
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.loader import rules_from_texts
@@ -89,21 +89,6 @@ def _engine(version: str, rule_files: Sequence[tuple[str, str]]) -> Engine:
         return engine
 
 
-def _abort_if_asked(case: str, setting: str | None) -> None:
-    """The test-only fault hook of `triggers.parallel`, its setting sent with the task
-    (a worker of a cluster does not inherit the client's environment)."""
-    if not setting:
-        return
-    name, _, marker = setting.partition("@")
-    if name != case:
-        return
-    if marker:
-        if Path(marker).exists():
-            return
-        Path(marker).touch()
-    os.abort()
-
-
 def _replay_batch(
     version: str,
     rule_files: Sequence[tuple[str, str]],
@@ -121,7 +106,9 @@ def _replay_batch(
         try:
             cases: list[tuple[Chronology, tuple[Alert, ...]]] = []
             for chronology in parse_chronology(text, file):
-                _abort_if_asked(chronology.case, abort)
+                # The setting travels with the task: a cluster's worker does not
+                # inherit the client's environment.
+                abort_if_asked(chronology.case, abort)
                 cases.append((chronology, engine.replay(chronology, until).alerts))
         except TriggersError as error:
             outcomes.append((index, "error", error))

@@ -33,7 +33,7 @@ from triggers.reading import load_chronologies
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.loader import rules_from_texts
 
-__all__ = ["ABORT_ENV", "FileReplay", "replay_files"]
+__all__ = ["ABORT_ENV", "FileReplay", "abort_if_asked", "replay_files"]
 
 #: Test-only fault hook: a worker about to replay the case named here aborts
 #: (`os.abort()`), as a crash inside the rule engine would. `CASE@PATH` aborts only
@@ -56,8 +56,8 @@ class FileReplay:
     error: TriggersError | None = None
 
 
-def _abort_if_asked(case: str) -> None:
-    setting = os.environ.get(ABORT_ENV)
+def abort_if_asked(case: str, setting: str | None) -> None:
+    """The fault hook: abort if `setting` (`ABORT_ENV`'s value) names `case`."""
     if not setting:
         return
     name, _, marker = setting.partition("@")
@@ -76,7 +76,7 @@ def _replay_file(
     cases = []
     for chronology in load_chronologies(file):
         announce(chronology.case)
-        _abort_if_asked(chronology.case)
+        abort_if_asked(chronology.case, os.environ.get(ABORT_ENV))
         cases.append((chronology, engine.replay(chronology, until).alerts))
     return cases
 

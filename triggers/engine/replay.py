@@ -34,6 +34,7 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, Event
 from triggers.models.state import CaseState
 from triggers.rules.compiled import (
+    CompiledAction,
     CompiledChange,
     CompiledRelation,
     CompiledRule,
@@ -267,6 +268,30 @@ class _CaseRun:
                 self.raise_due(rule, start, deadline, state)
                 self.arm(rule, start, deadline, state)  # re-armed from the missed deadline
 
+    def _alert(
+        self,
+        rule: CompiledRule,
+        action: CompiledAction,
+        at: datetime,
+        values: dict[str, dict[str, object]],
+        ids: tuple[str, ...],
+    ) -> Alert:
+        """One action's alert, its params and reason rendered from `values`."""
+        params = {
+            name: value.render(values) if isinstance(value, Template) else value
+            for name, value in action.params.items()
+        }
+        return Alert(
+            case=self.case,
+            rule=rule.id,
+            action=action.action,
+            at=at,
+            params=params,
+            priority=action.priority,
+            reason=" ".join(action.reason.render(values).split()),
+            events=ids,
+        )
+
     def raise_due(
         self, rule: CompiledRule, start: Event, deadline: datetime, state: CaseState
     ) -> None:
@@ -274,20 +299,7 @@ class _CaseRun:
         values = _template_values(self.case, start, state, rule)
         ids = (start.id or "",)
         for index, action in enumerate(rule.actions):
-            params = {
-                name: value.render(values) if isinstance(value, Template) else value
-                for name, value in action.params.items()
-            }
-            alert = Alert(
-                case=self.case,
-                rule=rule.id,
-                action=action.action,
-                at=deadline,
-                params=params,
-                priority=action.priority,
-                reason=" ".join(action.reason.render(values).split()),
-                events=ids,
-            )
+            alert = self._alert(rule, action, deadline, values, ids)
             order = (deadline, self.engine._order[rule.id], index, ids)
             self.alerts[(rule.id, index, ids, deadline)] = (order, alert, start, 0)
 
@@ -403,20 +415,7 @@ class _CaseRun:
                 continue
             if values is None:  # most matches repeat an alert already raised: only now
                 values = _template_values(self.case, trigger, state, rule)
-            params = {
-                name: value.render(values) if isinstance(value, Template) else value
-                for name, value in action.params.items()
-            }
-            alert = Alert(
-                case=self.case,
-                rule=rule.id,
-                action=action.action,
-                at=at,
-                params=params,
-                priority=action.priority,
-                reason=" ".join(action.reason.render(values).split()),
-                events=ids,
-            )
+            alert = self._alert(rule, action, at, values, ids)
             order = (at, self.engine._order[rule.id], index, ids)
             self.alerts[key] = (order, alert, trigger, rank)
 
