@@ -85,7 +85,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Related(_Strict):
+class _OtherEvent(_Strict):
+    """An event of other types than the triggering one, with fields compared to it."""
+
+    event: Name | Names
+    same: Names | dict[Name, Name] | None = None
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The other event's types as a tuple."""
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """`same` as (other event field, triggering event field) pairs."""
+        return _pairs(self.same)
+
+
+def _pairs(names: list[str] | dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    if names is None:
+        return ()
+    if isinstance(names, list):
+        return tuple((name, name) for name in names)
+    return tuple(names.items())
+
+
+class Related(_OtherEvent):
     """Another event that must stand in a time relation to the triggering event."""
 
     event: Name | Names = Field(description="the other event's type (or types)")
@@ -108,30 +133,12 @@ class Related(_Strict):
     )
 
     @property
-    def event_types(self) -> tuple[str, ...]:
-        """The other event's types as a tuple."""
-        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
-
-    @property
-    def pairs(self) -> tuple[tuple[str, str], ...]:
-        """`same` as (other field, triggering event field) pairs."""
-        return _pairs(self.same)
-
-    @property
     def differ_pairs(self) -> tuple[tuple[str, str], ...]:
         """`differ` as (other field, triggering event field) pairs."""
         return _pairs(self.differ)
 
 
-def _pairs(names: list[str] | dict[str, str] | None) -> tuple[tuple[str, str], ...]:
-    if names is None:
-        return ()
-    if isinstance(names, list):
-        return tuple((name, name) for name in names)
-    return tuple(names.items())
-
-
-class Unless(_Strict):
+class Unless(_OtherEvent):
     """An event that keeps a count from firing when it lies between the first counted event
     and the triggering one."""
 
@@ -142,16 +149,6 @@ class Unless(_Strict):
         description="fields that must be equal: a list of names both events have, or"
         " {unless_field: triggering_event_field}",
     )
-
-    @property
-    def event_types(self) -> tuple[str, ...]:
-        """The event's types as a tuple."""
-        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
-
-    @property
-    def pairs(self) -> tuple[tuple[str, str], ...]:
-        """`same` as (unless event field, triggering event field) pairs."""
-        return _pairs(self.same)
 
 
 class Count(_Strict):
