@@ -254,6 +254,7 @@ def test_case_state_follows_the_worked_example() -> None:
         "highest_risk_level": "medium",
         "on_licence": False,
         "in_custody": False,
+        "seen_at_home": False,
         "whereabouts_unknown": False,
         "domestic_abuse_history": False,
         "adults_in_household": 0,

@@ -51,6 +51,7 @@ D2C = ("D2-monitoring-failure-children", "reopen_assessment")
 D2C_PLAN = ("D2-monitoring-failure-children-plan", "reopen_assessment")
 D3 = ("D3-moved-area", "notify_agency")
 D4 = ("D4-bail-lapsed", "escalate_mappa")
+D15 = ("D15-no-mappa-review-level-2", "escalate_case")
 D8 = [
     ("D8-relationship-with-parent", "convene_strategy_meeting"),
     ("D8-relationship-with-parent", "notify_agency"),
@@ -95,7 +96,8 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[str, str]]]] = [
     ),
     ("D4 sexual conviction at MAPPA 1", [SEXUAL_CONVICTION, MAPPA_1, BAIL_LAPSED], [D4]),
     ("D4 registered", [REGISTERED, BAIL_LAPSED], [D4]),
-    ("D4 already at MAPPA level 2", [SEXUAL_CONVICTION, MAPPA_2, BAIL_LAPSED], []),
+    # The third 16 weeks at level 2 with no MAPPA review end that same day (D15).
+    ("D4 already at MAPPA level 2", [SEXUAL_CONVICTION, MAPPA_2, BAIL_LAPSED], [D15]),
     ("D4 other offences only", [OTHER_CONVICTION, BAIL_LAPSED], []),
     ("D8 risk to children, partner has children", [SEXUAL_CONVICTION, RELATIONSHIP], D8),
     ("D8 partner without children", [SEXUAL_CONVICTION, RELATIONSHIP_NO_CHILDREN], []),

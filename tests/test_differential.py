@@ -353,7 +353,7 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
         when["count"] = count
     elif form == "due":  # an event due within a period set by case state
         due_types = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
-        states = {n: s for n, s in state_fields().items() if s.kind == "enum"}
+        states = {n: s for n, s in state_fields().items() if s.kind in ("enum", "int") and s.values}
         state = draw(st.sampled_from(sorted(states)))
         values = draw(
             st.lists(st.sampled_from(states[state].values), min_size=1, max_size=4, unique=True)
@@ -398,6 +398,8 @@ def scenarios(draw: st.DrawFn, cases: int = CHRONOLOGIES_PER_RULE_SET) -> Scenar
     pool = draw(st.lists(st.sampled_from(EVENT_TYPES), min_size=2, max_size=4, unique=True))
     if "risk_assessed" not in pool and draw(st.booleans()):
         pool.append("risk_assessed")  # the case-state levels that `due` periods depend on
+    if "mappa_level_set" not in pool and draw(st.integers(0, 3)) == 0:
+        pool.append("mappa_level_set")  # the MAPPA level, which `due` periods may depend on
     count = draw(st.integers(1, 3))
     generated = [draw(rules(pool, index)) for index in range(count)]
     return Scenario(generated, [draw(chronologies(pool)) for _ in range(cases)])

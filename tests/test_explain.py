@@ -128,6 +128,7 @@ def test_a_state_based_alert(
         "highest_risk_level",
         "on_licence",
         "in_custody",
+        "seen_at_home",
         "whereabouts_unknown",
         "domestic_abuse_history",
         "adults_in_household",
@@ -647,7 +648,7 @@ def test_lines_are_plain_text_in_reading_order(
         " plans_recorded ['child_in_need', 'child_protection', 'written_agreement'],"
         " conviction_categories ['sexual'], arrest_categories [],"
         " risk_towards_children 'medium', highest_risk_level 'medium', on_licence false,"
-        " in_custody false, whereabouts_unknown false, domestic_abuse_history false,"
+        " in_custody false, seen_at_home false, whereabouts_unknown false, domestic_abuse_history false,"
         " adults_in_household 0, unchecked_adults 0, open_referrals 0",
         "Timing:",
         "  after: monitoring_software_failure within 12 months before the trigger:"

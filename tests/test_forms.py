@@ -548,7 +548,7 @@ def test_due_misuse_is_reported(tmp_path: Path) -> None:
     ]
     assert problems(tmp_path, due(state="on_licence")) == [
         "rules.yaml:7:39: rules[0].when.due.state: 'on_licence' is true or false: a period"
-        " is set by a value with names, such as a risk level"
+        " is set by a value from a list, such as a risk level or the MAPPA level"
     ]
     assert problems(tmp_path, due(every="{hgih: 3 months, low: 12h}")) == [
         "rules.yaml:7:70: rules[0].when.due.every.hgih: 'risk_towards_children' is never"

@@ -76,5 +76,8 @@ def test_deadline_alerts_fall_exactly_at_trigger_plus_window(
             (trigger,) = alert.events
             assert alert.at == rule.absent.window.after(by_id[trigger].at)
             assert alert.at <= until
+        elif rule.due is not None:  # a missed deadline, one or more periods on
+            (started,) = alert.events
+            assert by_id[started].at < alert.at <= until
         else:
             assert alert.at == max(by_id[i].at for i in alert.events)

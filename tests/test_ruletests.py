@@ -139,7 +139,34 @@ tests:
         "    got:                reopen_assessment from D1-pregnancy-or-new-child"
         " on 2011-01-03 with agency=childrens_services",
     ]
-    assert result.stderr.strip() == "1 test, 1 failed"
+    # Every rule this one test leaves unproved is named, then counted in the summary.
+    rules = load_rules(path.parent / "core.yaml").rules
+    lines = result.stderr.splitlines()
+    assert lines[0] == "warning: rule D1-pregnancy-or-new-child has no test that expects it to fire"
+    assert lines[1] == "warning: rule D2-monitoring-failure has no test"
+    assert "warning: rule D9-new-offence has no test that expects it to fire" in lines
+    assert len(lines) == len(rules) + 1
+    assert lines[-1] == f"1 test, 1 failed, {len(rules)} rule(s) not fully tested"
+
+
+def test_a_rule_with_no_near_miss_is_reported(tmp_path: Path) -> None:
+    path = write_tests(
+        tmp_path / "rules",
+        """\
+tests:
+  - name: D1 fires
+    events:
+      - {at: 2010-01-05, type: registration_started}
+      - {at: 2011-01-03, type: new_pregnancy}
+    expect:
+      - {rule: D1, action: reopen_assessment, at: 2011-01-03}
+""",
+    )
+    result = run(str(path.parent / "core.yaml"))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (
+        "warning: rule D1-pregnancy-or-new-child has no test of a near miss that forbids it"
+    )
 
 
 def test_a_missing_alert_lists_what_was_raised_and_why_the_clock_matters(

@@ -104,6 +104,10 @@ class _Case:
         self.tools: dict[str, str] = {}
         self.on_licence = False
         self.adults: list[str] = []
+        #: The latest level per tool and audience, as the case state keeps them.
+        self.levels: dict[tuple[str, str | None], str] = {}
+        self.last_review: datetime | None = None
+        self.last_seen: datetime | None = None
 
     def full(self) -> bool:
         return len(self.events) >= self.budget
@@ -120,6 +124,42 @@ class _Case:
             event["source"] = _SOURCES[kind]
         event.update((name, value) for name, value in fields.items() if value is not None)
         self.events.append((at, len(self.events), event))
+        if kind in ("mappa_level_set", "mappa_review"):
+            self.last_review = max(at, self.last_review or at)
+        if kind == "risk_assessed":
+            self.levels[fields["tool"], fields.get("towards")] = fields["level"]
+        if kind == "home_visit" and fields.get("outcome") == "seen":
+            self.last_seen = max(at, self.last_seen or at)
+
+    def keep_appointments(self, t: datetime) -> None:
+        """MAPPA reviews and home visits up to `t`, mostly on time, as agencies keep them.
+
+        Levels 2 and 3 are reviewed every 16 and 8 weeks; a subject assessed high is
+        seen at home every 3 months once a visit has seen them. About one in ten is late.
+        """
+        if self.mappa_level in (2, 3) and self.last_review is not None:
+            period = timedelta(weeks=16 if self.mappa_level == 2 else 8)
+            while self.last_review + period <= t and not self.full():
+                late = self.rng.random() < 0.1
+                shift = self.days(7, 60) if late else -self.days(0, 14)
+                self.add(
+                    self.last_review + period + shift,
+                    "mappa_review",
+                    level=self.mappa_level,
+                    area=self.area,
+                )
+        # Once a visit has seen a managed subject, visits follow the level, as the rule
+        # that expects them does (its clock runs on while the level is high).
+        high = any(level in ("high", "very_high") for level in self.levels.values())
+        if high and self.last_seen is not None:
+            period = timedelta(days=91)
+            while self.last_seen + period <= t and not self.full():
+                late = self.rng.random() < 0.1
+                shift = self.days(7, 60) if late else -self.days(0, 14)
+                agency = "police" if self.registered else "probation"
+                self.add(
+                    self.last_seen + period + shift, "home_visit", outcome="seen", agency=agency
+                )
 
     def days(self, low: int, high: int) -> timedelta:
         return timedelta(days=self.rng.randint(low, high))
@@ -244,6 +284,9 @@ class _Case:
                 category=category, withdrawn=withdrawn,
             )  # fmt: skip
             t += self.days(10, 120)
+        if self.profile == "sexual" and rng.random() < 0.2:  # what the police hear too
+            origin = {"from": rng.choice(("partner agency", "anonymous"))}
+            self.add(t, "intelligence_received", about="sexual_risk_children", **origin)
 
     def monitoring_story(self, t: datetime) -> None:
         if not self.monitoring:
@@ -330,6 +373,8 @@ class _Case:
                 ("no unsupervised contact with children", "curfew", "exclusion zone")
             )
             self.add(t, "licence_condition_changed", condition=condition, change="added")
+            if rng.random() < 0.2:  # the first week out is the most fragile
+                self.add(t + self.days(1, 7), "appointment_missed", agency="probation")
             return
         t += self.days(0, 30)
         if self.registered and rng.random() < 0.5:
@@ -337,6 +382,9 @@ class _Case:
             self.add(t, "notification_breach", kind=kind)
         else:
             self.add(t, "appointment_missed", agency="probation")
+            if rng.random() < 0.3:  # and another before anyone decides anything
+                t += self.days(7, 40)
+                self.add(t, "appointment_missed", agency="probation")
         decisions = ("verbal_warning", "formal_warning", "recall_requested")
         decision = rng.choices(decisions, (4, 3, 3))[0]
         self.add(t + self.days(1, 14), "enforcement_decision", kind=decision)
@@ -418,6 +466,9 @@ class _Case:
         rng = self.rng
         choice = rng.random()
         if self.mappa_level is not None and choice < 0.4:
+            if rng.random() < 0.15:  # the panel moves the level, more often down
+                step = rng.choice((-1, -1, 1))
+                self.mappa_level = max(1, min(3, self.mappa_level + step))
             self.add(t, "mappa_review", level=self.mappa_level, area=self.area)
         elif choice < 0.6 and self.tools:
             tool, level = rng.choice(sorted(self.tools.items()))
@@ -489,6 +540,7 @@ def generate_case(index: int, events: int, rng: random.Random) -> dict[str, Any]
     while not story.full():
         # Time moves on in step with the events written, so that they fill the span.
         t = start + span * (len(story.events) / events) + story.days(0, 30)
+        story.keep_appointments(t)
         rng.choices(stories, weights)[0](story, t)
     ordered = sorted(story.events, key=lambda item: (item[0], item[1]))
     return {

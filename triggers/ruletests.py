@@ -49,6 +49,7 @@ __all__ = [
     "load_rule_tests",
     "rule_test_files",
     "run_rule_tests",
+    "untested_rules",
 ]
 
 #: The case id of a test's chronology when the test does not name one.
@@ -205,6 +206,25 @@ class RuleTestResult:
     def line(self) -> int | None:
         """The line where the test starts."""
         return self.test.line
+
+
+def untested_rules(tests: Sequence[RuleTest], rules: CompiledRuleSet) -> list[tuple[str, str]]:
+    """Rules whose tests leave a side unproved, as (rule id, what is missing), in rule order.
+
+    A rule is tested when one test expects an alert from it (it fires) and another
+    test forbids its alerts (a near miss that must not fire).
+    """
+    expected = {rule for test in tests for pattern in test.expect for rule in pattern.rule_ids}
+    forbidden = {rule for test in tests for pattern in test.forbid for rule in pattern.rule_ids}
+    missing: list[tuple[str, str]] = []
+    for rule in rules.rules:
+        if rule.id not in expected and rule.id not in forbidden:
+            missing.append((rule.id, "no test"))
+        elif rule.id not in expected:
+            missing.append((rule.id, "no test that expects it to fire"))
+        elif rule.id not in forbidden:
+            missing.append((rule.id, "no test of a near miss that forbids it"))
+    return missing
 
 
 def describe_alert(alert: Alert) -> str:

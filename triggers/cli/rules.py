@@ -23,7 +23,7 @@ from triggers.models import (
 )
 from triggers.rules import rule_file_schema
 from triggers.rules.catalogue import event_fields, state_fields
-from triggers.ruletests import load_rule_tests, rule_test_files, run_rule_tests
+from triggers.ruletests import load_rule_tests, rule_test_files, run_rule_tests, untested_rules
 
 __all__ = ["events", "rules"]
 
@@ -109,9 +109,13 @@ def rules_test(path: str | None) -> None:
         for failure in result.failures:
             for line in failure.explain():
                 out.print(f"    {escape(line)}")
+    untested = untested_rules([result.test for result in results], compiled)
+    for rule_id, missing in untested:
+        err.print(f"[yellow]warning: rule {escape(rule_id)} has {missing}[/yellow]")
     colour = "red" if failed else "green"
     noun = "test" if len(results) == 1 else "tests"
-    err.print(f"[{colour}]{len(results)} {noun}, {len(failed)} failed[/{colour}]")
+    untested_text = f", {len(untested)} rule(s) not fully tested" if untested else ""
+    err.print(f"[{colour}]{len(results)} {noun}, {len(failed)} failed{untested_text}[/{colour}]")
     if failed:
         raise SystemExit(1)
 

@@ -131,6 +131,7 @@ STATE_FIELDS: dict[str, StateField] = {
             "released on licence, and neither licence_end, a recall nor a return to custody since",
         ),
         StateField("in_custody", "bool", "returned to custody and not released since"),
+        StateField("seen_at_home", "bool", "a home visit has seen the subject, at any time"),
         StateField(
             "whereabouts_unknown",
             "bool",
@@ -215,6 +216,11 @@ class CaseState:
         """The highest of the latest levels per tool and audience."""
         levels = [level for _, _, level in self.risk_levels]
         return max(levels, key=_LEVELS.index) if levels else None
+
+    @property
+    def seen_at_home(self) -> bool:
+        """Whether a home visit has ever seen the subject (`last_contact` is recorded)."""
+        return self.last_contact is not None
 
     @property
     def adults_in_household(self) -> int:

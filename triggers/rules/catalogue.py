@@ -40,6 +40,8 @@ class FieldSpec:
             return "one of " + ", ".join(repr(v) for v in self.values)
         if self.kind == "set":
             return "a set of " + ", ".join(repr(v) for v in self.values)
+        if self.kind == "int" and self.values:
+            return "one of " + ", ".join(str(v) for v in self.values)
         return {
             "bool": "true or false",
             "int": "a whole number",

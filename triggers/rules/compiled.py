@@ -285,7 +285,7 @@ class CompiledDue:
     condition: Condition
     state: str
     #: The period for each value of `state`, in the order written.
-    every: tuple[tuple[str, Duration], ...]
+    every: tuple[tuple[str | int, Duration], ...]
 
     def period(self, value: Any) -> Duration | None:
         """The period while `state` has `value`; None when no clock runs."""

@@ -24,7 +24,7 @@ from triggers.rules.compiled import (
 )
 from triggers.rules.conditions import ConditionChecker, common_fields
 from triggers.rules.duration import Duration, DurationError
-from triggers.rules.limits import MIN_DUE_PERIOD
+from triggers.rules.limits import MIN_DUE_PERIOD, shown
 from triggers.rules.model import Changed, Count, Due, Related, Throttle, Unless, When
 
 __all__ = ["FormChecker"]
@@ -239,20 +239,21 @@ class FormChecker(ConditionChecker):
                 f"unknown case-state name {due.state!r}",
                 suggestion=suggest(due.state, states),
             )
-        elif spec.kind != "enum":
+        elif not spec.values or spec.kind not in ("enum", "int"):
             self.add(
                 (*path, "state"),
-                f"{due.state!r} is {spec.describe()}: a period is set by a value with names,"
-                " such as a risk level",
+                f"{due.state!r} is {spec.describe()}: a period is set by a value from a"
+                " list, such as a risk level or the MAPPA level",
             )
-        every: list[tuple[str, Duration]] = []
+            spec = None
+        every: list[tuple[str | int, Duration]] = []
         for value, text in due.every.items():
-            if spec is not None and spec.kind == "enum" and value not in spec.values:
+            if spec is not None and value not in spec.values:
                 self.add(
                     (*path, "every", value),
-                    f"{due.state!r} is never {value!r}: it is {spec.describe()}",
+                    f"{due.state!r} is never {shown(value)}: it is {spec.describe()}",
                     key=True,
-                    suggestion=suggest(value, [str(v) for v in spec.values]),
+                    suggestion=suggest(str(value), [str(v) for v in spec.values]),
                 )
             try:
                 period = Duration.parse(text)

@@ -178,14 +178,14 @@ class Due(_Strict):
         default=None, description="conditions the due event must meet to count"
     )
     state: Name = Field(
-        description="the case-state value (a level, such as risk_towards_children) that sets"
-        " the period"
+        description="the case-state value (a level, such as risk_towards_children or"
+        " mappa_level) that sets the period"
     )
-    every: Annotated[dict[Name, DurationText], Field(min_length=1, max_length=MAX_LIST_VALUES)] = (
-        Field(
-            description="the period for each value, such as {high: 3 months, low: 12 months};"
-            " no clock runs while the value is another or not recorded"
-        )
+    every: Annotated[
+        dict[Name | StrictInt, DurationText], Field(min_length=1, max_length=MAX_LIST_VALUES)
+    ] = Field(
+        description="the period for each value, such as {high: 3 months, low: 12 months} or"
+        " {2: 16 weeks}; no clock runs while the value is another or not recorded"
     )
 
     @property

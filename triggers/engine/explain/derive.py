@@ -385,7 +385,7 @@ class _Explainer:
             event_types=due.event_types,
             where=_sentence(due.condition, "due") or None,
             state=due.state,
-            every={name: str(window) for name, window in due.every},
+            every={str(name): str(window) for name, window in due.every},
             started_by=self.trigger.id or "",
             start=self.trigger.at,
             missed_before=tuple(missed),
