@@ -285,7 +285,7 @@ class _Case:
             )  # fmt: skip
             t += self.days(10, 120)
         if self.profile == "sexual" and rng.random() < 0.2:  # what the police hear too
-            origin = {"from": rng.choice(("partner agency", "anonymous"))}
+            origin: dict[str, Any] = {"from": rng.choice(("partner agency", "anonymous"))}
             self.add(t, "intelligence_received", about="sexual_risk_children", **origin)
 
     def monitoring_story(self, t: datetime) -> None:
