@@ -98,9 +98,10 @@ def _domain(spec: FieldSpec) -> st.SearchStrategy[Any]:
         return st.sampled_from([0.0, 1.5, 2.0, 3.0])
     if spec.kind == "enum":
         return st.sampled_from(spec.values[:3])
+    if spec.kind == "set":  # a list of values from an enumeration, such as scales
+        return st.lists(st.sampled_from(spec.values), max_size=3)
     if spec.kind == "list":
-        items = ("sexual", "violence", "combined") if spec.name == "scales" else TEXT
-        return st.lists(st.sampled_from(items), max_size=2)
+        return st.lists(st.sampled_from(TEXT), max_size=2)
     if spec.kind == "time":  # licence_end
         return TIMES.map(datetime.isoformat)
     return st.sampled_from(TEXT)

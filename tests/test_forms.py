@@ -564,3 +564,37 @@ def test_due_misuse_is_reported(tmp_path: Path) -> None:
         "rules.yaml:7:12: rules[0].when.due: a rule takes one time form: 'count' and 'due'"
         " cannot be combined"
     ]
+
+
+# --- lists of values on an event (scales) --------------------------------------------
+
+SCALES = """
+event: risk_assessed
+where:
+  scales: {present: true}
+  any:
+    - scales: {excludes: violence}
+    - scales: {includes_any: [combined]}
+"""
+
+
+def test_an_events_list_of_values_is_tested_as_a_set(tmp_path: Path) -> None:
+    events = [
+        event(0, "risk_assessed", tool="t", level="high", scales=["sexual"]),  # no violence
+        event(1, "risk_assessed", tool="t", level="high", scales=["sexual", "violence"]),
+        event(2, "risk_assessed", tool="t", level="high", scales=["violence", "combined"]),
+        event(3, "risk_assessed", tool="t", level="high", scales=[]),  # recorded, empty
+        event(4, "risk_assessed", tool="t", level="high"),  # not recorded
+    ]
+    assert alerts(tmp_path, SCALES, events) == [(0, ("e0",)), (2, ("e2",)), (3, ("e3",))]
+
+
+def test_an_events_list_of_values_takes_set_tests_only(tmp_path: Path) -> None:
+    assert problems(tmp_path, "event: risk_assessed\nwhere: {scales: sexual}") == [
+        "rules.yaml:7:23: rules[0].when.where.scales: 'scales' is a set: test it with"
+        " 'includes', 'includes_any', 'excludes' or 'present'"
+    ]
+    assert problems(tmp_path, "event: risk_assessed\nwhere: {scales: {includes: sexuall}}") == [
+        "rules.yaml:7:34: rules[0].when.where.scales.includes: 'sexuall' can never be in"
+        " 'scales': expected one of 'sexual', 'violence', 'combined' (did you mean 'sexual'?)"
+    ]

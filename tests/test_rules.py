@@ -274,7 +274,7 @@ BROKEN_RULES: list[tuple[str, str | list[str]]] = [
                 f"      event: {spread(i)}\n      after: {{event: {spread(i, 1)}, within: {i}h}}\n"
             ),
         ),
-        "530:5: rules[66].id: with this rule, a 'risk_assessed' event would carry 256 properties into"
+        "522:5: rules[65].id: with this rule, a 'risk_assessed' event would carry 255 properties into"
         " durable_rules, which accepts at most 254: each different 'within' duration adds 3; use"
         " fewer different durations",
     ),

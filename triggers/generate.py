@@ -172,6 +172,8 @@ class _Case:
     def assess(self, at: datetime, tool: str, level: str, towards: str | None) -> None:
         self.tools[tool] = level
         scales = {"RM2000": ["sexual", "violence", "combined"], "OASys": ["violence"]}.get(tool)
+        if tool == "RM2000" and self.rng.random() < 0.2:  # scored on the sexual scale alone
+            scales = ["sexual"]
         seen = self.rng.random() < 0.8 if self.rng.random() < 0.5 else None
         self.add(
             at, "risk_assessed", tool=tool, level=level, towards=towards, scales=scales,

@@ -70,6 +70,9 @@ def _spec(name: str, annotation: Any, required: bool) -> FieldSpec:
             return FieldSpec(name, "int", values, required)
         return FieldSpec(name, "enum", values, required)
     if get_origin(bare) is tuple:
+        member = _unwrap(get_args(bare)[0])
+        if get_origin(member) is Literal:  # a list of values from an enumeration
+            return FieldSpec(name, "set", get_args(member), required)
         return FieldSpec(name, "list", (), required)
     kinds: dict[Any, Kind] = {bool: "bool", int: "int", float: "float", str: "str"}
     kind: Kind = kinds.get(bare, "time")

@@ -103,7 +103,7 @@ class ConditionChecker(ProblemCollector):
     ) -> Condition | None:
         name = spec.name
         if op == "present":
-            if spec.kind == "set":
+            if spec.kind == "set" and scope == "state":
                 self.add(
                     path,
                     f"{name!r} is a set and always present: test it with"
@@ -152,10 +152,10 @@ class ConditionChecker(ProblemCollector):
             self.add(path, f"'{op}' tests a set, but {spec.name!r} is {spec.describe()}")
             return None
         if op not in ("includes", "excludes", "includes_any"):
-            self.add(
-                path,
-                f"{spec.name!r} is a set: test it with 'includes', 'includes_any' or 'excludes'",
-            )
+            tests = "'includes', 'includes_any', 'excludes' or 'present'"
+            if scope == "state":  # a case-state set is always recorded
+                tests = "'includes', 'includes_any' or 'excludes'"
+            self.add(path, f"{spec.name!r} is a set: test it with {tests}")
             return None
         values = value if op == "includes_any" else [value]
         if op == "includes_any" and (not isinstance(value, list) or not value):

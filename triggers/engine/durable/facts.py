@@ -124,6 +124,14 @@ class FactLayout:
             | {name for rule in rules for r in rule.relations for pair in r.same for name in pair}
         )
         self._state_names = frozenset(test.field for test in tests if test.scope == "state")
+        # Event fields holding values of an enumeration (such as `scales`), which a
+        # fact carries, like a case-state set, as a mapping of its members to true.
+        self._event_sets = frozenset(
+            name
+            for event_type in EVENT_TYPES
+            for name, spec in event_fields(event_type).items()
+            if spec.kind == "set" and name in self._event_names
+        )
         groups = type_groups(rules)
         self._flags = {t: tuple(group_key(g) for g in groups if t in g) for t in EVENT_TYPES}
         self._changes = {
@@ -141,6 +149,8 @@ class FactLayout:
         """The fact for an event: its values, window bounds, flags and the case state."""
         at = _seconds(event.at)
         values = {k: v for k, v in event.values.items() if k in self._event_names}
+        for name in self._event_sets.intersection(values):
+            values[name] = dict.fromkeys(values[name], True)
         values["at"], values["neg_at"] = at, -at
         for window in self._windows[event.type]:
             key = window_key(window)
@@ -156,7 +166,12 @@ class FactLayout:
 
     def properties(self, event_type: str) -> int:
         """The most properties an `event_type` event fact can have, nested ones included."""
-        own = [name for name in event_fields(event_type) if name not in _COMMON_FIELDS]
+        own = [
+            member
+            for name, spec in event_fields(event_type).items()
+            if name not in _COMMON_FIELDS
+            for member in (spec.values if spec.kind == "set" else (name,))
+        ]
         return (
             len(EVENT_FACT_KEYS)
             + len(EVENT_KEYS)
