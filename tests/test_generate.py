@@ -78,6 +78,8 @@ def test_200_cases_hold_every_event_type_and_raise_every_default_rule_at_a_reali
     alerts = [alert for result in results for alert in result.alerts]
     fired = Counter(alert.rule for alert in alerts)
     assert set(fired) == {rule.id for rule in rules.rules}
+    # No rule drowns the others (issue 12): seed 1's loudest, community-concern, is 16%.
+    assert fired.most_common(1)[0][1] <= len(alerts) / 3
     events = sum(types.values())
     years = sum((case.events[-1].at - case.events[0].at).days / 365.25 for case in corpus)
     # Measured with seed 1: 2,051 alerts for 10,000 events, 1.7 per case per year
