@@ -122,6 +122,35 @@ def test_household_example_raises_the_expected_alerts(engine: Engine) -> None:
     assert all(a.at.date().isoformat() != "2022-08-10" for a in alerts)
 
 
+#: The other shipped examples, case by case.
+OTHER_EXAMPLES = {
+    "mr-c": [
+        ("2019-09-16", "D4-bail-lapsed", "escalate_mappa"),
+        ("2020-04-20", "D8-relationship-with-parent", "convene_strategy_meeting"),
+        ("2020-04-20", "D8-relationship-with-parent", "notify_agency"),
+    ],
+    "mr-d": [
+        ("2017-08-14", "D3-moved-area", "notify_agency"),
+        ("2018-01-08", "D2-monitoring-failure", "review_risk_management_plan"),
+        ("2018-05-21", "D9-new-offence", "review_risk_management_plan"),
+        ("2018-05-21", "D9-new-offence", "notify_agency"),
+        ("2018-11-05", "D1-pregnancy-or-new-child", "reopen_assessment"),
+        ("2018-11-05", "D14-child-at-mappa-level-1", "escalate_mappa"),
+    ],
+    "ms-f": [
+        ("2021-06-14", "D1-pregnancy-or-new-child", "reopen_assessment"),
+        ("2021-08-02", "D12-written-agreement", "flag"),
+    ],
+    "mr-g": [],
+}
+
+
+@pytest.mark.parametrize("name", ["mr-c-bail.yaml", "mr-d-move.yaml", "feed.jsonl"])
+def test_the_other_examples_raise_the_expected_alerts(engine: Engine, name: str) -> None:
+    for case in load_chronologies(MR_A.parent / name):
+        assert summary(engine.replay(case).alerts) == OTHER_EXAMPLES[case.case], case.case
+
+
 def test_shuffled_events_raise_the_same_alerts(engine: Engine) -> None:
     (case,) = load_chronologies(MR_A)
     expected = engine.replay(case).alerts
