@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -241,3 +243,14 @@ def test_an_empty_store_url_is_an_error_not_the_default_store(
     assert result.exit_code == 1
     assert "the store URL is empty" in result.output
     assert not (tmp_path / "triggers.sqlite").exists()
+
+
+def test_python_dash_m_triggers_runs_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "triggers", "rules", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no errors, 0 warnings" in result.stderr + result.stdout
