@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import make_url
@@ -39,6 +40,21 @@ COMMANDS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("db upgrade", lambda _: ["db", "upgrade"]),
 ]
 NAMES = [name for name, _ in COMMANDS]
+
+
+def _store_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
+    """The names of every command with a `--store` option, below `group`."""
+    found: list[str] = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found.extend(_store_commands(command, (*prefix, name)))
+        if any(param.name == "store" for param in command.params):
+            found.append(" ".join((*prefix, name)))
+    return found
+
+
+def test_every_command_that_opens_a_store_is_walked_here() -> None:
+    assert sorted(_store_commands(cli)) == sorted(NAMES)
 
 
 def invoke(args: Sequence[str], url: str) -> Result:
