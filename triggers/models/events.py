@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
@@ -32,6 +32,7 @@ from triggers.limits import (
     MAX_TEXT_LENGTH,
     MIN_DECIMAL,
 )
+from triggers.models.times import parse_time
 
 __all__ = [
     "ADDED_DEFAULTS",
@@ -116,7 +117,6 @@ __all__ = [
     "check_text",
     "event_adapter",
     "group_moments",
-    "parse_time",
 ]
 
 Category: TypeAlias = Literal["sexual", "violent", "other"]
@@ -158,37 +158,6 @@ ORDERED_VALUES: dict[str, tuple[str, ...]] = {
     **{f"risk_towards_{towards}": get_args(RiskLevel) for towards in get_args(Towards)},
     "highest_risk_level": get_args(RiskLevel),
 }
-
-
-def parse_time(value: Any) -> datetime:
-    """An ISO 8601 date or date-time as an aware UTC datetime.
-
-    A date means the start of that day (UTC); a date-time without an offset is UTC.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time.min)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(
-                f"invalid date {shown(value)}: expected an ISO 8601 date or date-time,"
-                " such as 2011-06-20 or 2011-06-20T14:30:00Z"
-            ) from None
-    else:
-        raise ValueError(
-            f"invalid date {shown(value)}: expected an ISO 8601 date or date-time,"
-            " such as 2011-06-20"
-        )
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"invalid date {shown(value)}: out of range in UTC") from None
 
 
 def _chronology_time(value: Any) -> datetime:
