@@ -35,9 +35,10 @@ from triggers.limits import (
     MAX_ID_LENGTH,
     MAX_OUTCOMES_PER_CASE,
     MAX_TEXT_LENGTH,
+    check_text,
 )
 from triggers.models.chronology import Chronology, Outcome, with_event_ids
-from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, check_text, event_adapter
+from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapter
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",

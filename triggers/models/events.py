@@ -7,7 +7,6 @@ start of that day, a date-time without an offset is UTC.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias, get_args
@@ -31,6 +30,7 @@ from triggers.limits import (
     MAX_NOTE_LENGTH,
     MAX_TEXT_LENGTH,
     MIN_DECIMAL,
+    check_text,
 )
 from triggers.models.times import parse_time
 
@@ -169,30 +169,6 @@ def _chronology_time(value: Any) -> datetime:
             f" {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
         )
     return moment
-
-
-#: C0 and C1 control characters other than tab and newline, and lone surrogates
-#: (which JSON's \ud800 escapes can make, and no encoder can write out).
-_BAD_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def check_text(value: str, limit: int) -> None:
-    """Raise `ValueError` for text longer than `limit` or holding a character it may not."""
-    if len(value) > limit:
-        raise ValueError(f"too long: {len(value):,} characters, at most {limit:,} are allowed")
-    bad = _BAD_CHARACTER.search(value)
-    if bad is None:
-        return
-    code, at = ord(bad.group()), bad.start() + 1
-    if 0xD800 <= code <= 0xDFFF:
-        raise ValueError(
-            f"contains U+{code:04X} (character {at:,}), a lone surrogate, which is not"
-            " valid Unicode: remove it"
-        )
-    raise ValueError(
-        f"contains the control character U+{code:04X} (character {at:,}): remove it;"
-        " tab and newline are the only control characters allowed"
-    )
 
 
 def _text(limit: int) -> Callable[[Any], Any]:

@@ -24,6 +24,7 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import Event, event_adapter
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
+from triggers.store.limits import check_values
 from triggers.store.tables import (
     AlertRow,
     CaseRow,
@@ -223,6 +224,10 @@ class CaseWriter:
                 if status == "superseded" and supersede is not None:
                     reopened.append(alert_id)  # the corrected history raises it again
                 continue
+            try:
+                check_values(alert_reason=alert.reason)
+            except StoreError as error:
+                raise StoreError(f"case {self.case!r}, rule {alert.rule!r}: {error}") from None
             rows.append(
                 {
                     "key": key,
