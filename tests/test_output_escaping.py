@@ -160,3 +160,19 @@ def test_markup_in_a_name_given_on_the_command_line_is_shown_not_applied(store_u
     assert "alert 1 is now acknowledged (by [/x])" in err
     _, err = run("case", "erase", "hh-ii-jj", "--reason", "r", "--by", "[b]x", "--store", store_url)
     assert "recorded as erased by [b]x" in err
+
+
+def test_a_stored_title_this_version_refuses_is_an_error_not_a_traceback(
+    hostile_store: str,
+) -> None:
+    engine = create_engine(hostile_store)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE cases SET title = :evil"), {"evil": EVIL})
+    engine.dispose()
+    result = CliRunner().invoke(cli, ["explain", "1", "--store", hostile_store])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: case 'hh-ii-jj': the stored title is refused by this version: contains the"
+        " control character U+001B (character 1): remove it; tab and newline are the only"
+        " control characters allowed; erase the case and replay it from its corrected files\n"
+    )
