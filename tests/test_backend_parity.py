@@ -43,18 +43,21 @@ def stored(store_url: str) -> str:
     return store_url
 
 
+#: The options every command shares (--by, --reason) are usage errors naming the option;
+#: the others are refused by the store, naming what the value is.
 OPTIONS = {
     "an actor too long": (
         ["alerts", "ack", "1", "--by", LONG],
-        f"error: actor {SHOWN_LONG}: {TOO_LONG}",
+        f"Error: Invalid value for '--by' (env var: 'TRIGGERS_ACTOR'): {TOO_LONG}",
     ),
     "an actor too long, replaying": (
         ["replay", str(MR_A), "--by", LONG],
-        f"error: actor {SHOWN_LONG}: {TOO_LONG}",
+        f"Error: Invalid value for '--by' (env var: 'TRIGGERS_ACTOR'): {TOO_LONG}",
     ),
     "NUL in an actor": (
         ["tick", "--by", "a\x00b"],
-        f"error: actor 'a\\x00b': contains the control character U+0000 (character 2): {CONTROL}",
+        "Error: Invalid value for '--by' (env var: 'TRIGGERS_ACTOR'): contains the control character U+0000 (character 2):"
+        f" {CONTROL}",
     ),
     "NUL in a note": (
         ["alerts", "resolve", "1", "--note", "done\x00"],
@@ -67,8 +70,8 @@ OPTIONS = {
     ),
     "an escape in a reason": (
         ["alerts", "ack", "1", "--reason", "why\x1b[2J"],
-        "error: reason 'why\\x1b[2J': contains the control character U+001B (character 4):"
-        f" {CONTROL}",
+        "Error: Invalid value for '--reason': contains the control character U+001B"
+        f" (character 4): {CONTROL}",
     ),
     "a command line that is not UTF-8": (
         ["alerts", "ack", "1", "--note", "caf\udce9"],
@@ -103,7 +106,12 @@ def test_values_from_options_over_the_limits_are_refused_and_change_nothing(
     stored: str, args: list[str], message: str
 ) -> None:
     before = snapshot(stored)
-    assert run(*args, "--store", stored) == (1, message)
+    code, err = run(*args, "--store", stored)
+    if message.startswith("Error: Invalid value"):
+        assert code == 2
+        assert err.endswith(message)
+    else:
+        assert (code, err) == (1, message)
     assert snapshot(stored) == before
 
 
