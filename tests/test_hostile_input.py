@@ -70,9 +70,9 @@ EXPECTED = {
         " as an escape such as \\x1b inside double quotes"
     ],
     "dates.yaml": [
-        "3:9: events[0].at: date 0001-01-01 is outside the dates a chronology may hold:"
+        "3:9: events[0].at: date '0001-01-01' is outside the dates a chronology may hold:"
         " 1900-01-01 to 2200-12-31",
-        "6:18: events[1].recorded_at: date 9999-12-31T23:59:59+00:00 is outside the dates a"
+        "6:18: events[1].recorded_at: date '9999-12-31T23:59:59Z' is outside the dates a"
         " chronology may hold: 1900-01-01 to 2200-12-31",
     ],
     "deep.yaml": [

@@ -187,6 +187,7 @@ def _mark(node: yaml.Node) -> Position:
 
 
 _STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 class _TooLarge(Exception):  # noqa: N818 -- a signal inside the builder, never raised out of it
@@ -247,6 +248,11 @@ class _Builder:
         return value
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if node.tag == _TIMESTAMP:
+            # Dates stay text, read by `triggers.models.times.parse_time` as they are in
+            # every other format: YAML's own timestamps also take forms the chronology
+            # contract does not (2011-6-2, a space before the offset, nanoseconds cut off).
+            return node.value
         # The loader's own constructor for the tag, without its bookkeeping for
         # nested objects (a scalar has none).
         constructor = self.constructors.get(node.tag)
@@ -259,9 +265,8 @@ class _Builder:
             self.problem(node, path, f"unsupported YAML tag {node.tag!r}: write plain values")
             return None
         except (ValueError, OverflowError):
-            # An impossible date such as 2011-13-45 matches YAML's timestamp
-            # pattern but cannot be built; keep the text so that validation
-            # reports it, with its position, as a bad date.
+            # A value that matches its tag's pattern but cannot be built: kept as
+            # text, so that validation reports it with its position.
             return node.value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from triggers._json import JsonLocated
+from triggers._json import JsonLocated, load_json
 from triggers._yaml import (
     KeyPath,
     Located,
@@ -35,9 +35,10 @@ from triggers.limits import (
     MAX_ID_LENGTH,
     MAX_OUTCOMES_PER_CASE,
     MAX_TEXT_LENGTH,
+    check_text,
 )
 from triggers.models.chronology import Chronology, Outcome, with_event_ids
-from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, check_text, event_adapter
+from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapter
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",
@@ -357,12 +358,16 @@ def _jsonl(file: str, text: str) -> list[Chronology]:
 def _record(reader: _Reader, line: str, path: KeyPath, number: int) -> dict[str, Any] | None:
     """One JSONL line's object; None, with a problem at its line, if it is not one."""
     try:
-        record = json.loads(line)
+        record, repeated = load_json(line)
     except json.JSONDecodeError as error:
         reader.add(path, f"invalid JSON: {error.msg}", line=number, column=error.colno)
         return None
     except (ValueError, RecursionError) as error:
         reader.add(path, f"invalid JSON: {_json_limit(error)}", line=number)
+        return None
+    if repeated is not None:
+        for key_path, at, message in repeated.duplicate_keys():
+            reader.add((*path, *key_path), message, line=number, column=at.column)
         return None
     if not isinstance(record, dict):
         reader.add(path, f"each line must be a JSON object, got {_kind(record)}", line=number)
@@ -387,7 +392,7 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
         return _jsonl(file, text)
     if kind == ".json":
         try:
-            raw = json.loads(text)
+            raw, repeated = load_json(text)
         except (ValueError, RecursionError) as error:
             if not isinstance(error, json.JSONDecodeError):
                 raise ChronologyError(
@@ -396,6 +401,13 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
             raise ChronologyError(
                 [Problem(file, "", f"invalid JSON: {error.msg}", error.lineno, error.colno)]
             ) from None
+        if repeated is not None:
+            raise ChronologyError(
+                [
+                    Problem(file, format_key_path(path), message, at.line, at.column)
+                    for path, at, message in repeated.duplicate_keys()
+                ]
+            )
         return [_document(file, raw, JsonLocated(raw, text=text))]
     if kind in (".yaml", ".yml"):
         located, problems = load_yaml(text, file)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from triggers.cli.app import cli
 from triggers.cli.options import ALERT_ID, by_option, date, reason_option, store_option
-from triggers.cli.render import ALERT_COLUMNS, alert_record, alert_text, stderr, stdout
+from triggers.cli.render import ALERT_COLUMNS, alert_record, alert_text, safe, stderr, stdout
 from triggers.cli.replay import open_store
 from triggers.models.alerts import ALERT_STATUSES, AlertStatus, Move
 
@@ -118,7 +118,7 @@ def _lifecycle_command(name: str, move: Move, note_required: bool, help_text: st
                 moved = database.resolve(alert_id, note=note or "", reason=reason)
             else:
                 moved = database.dismiss(alert_id, note=note or "", reason=reason)
-        stderr().print(f"alert {moved.id} is now {moved.status} (by {database.actor})")
+        stderr().print(f"alert {moved.id} is now {moved.status} (by {safe(database.actor)})")
 
 
 _lifecycle_command(
@@ -221,6 +221,6 @@ def case_erase(case_id: str, reason: str, store: str | None, by: str | None) -> 
     with open_store(store, by) as database:
         record = database.erase_case(case_id, reason=reason)
     stderr().print(
-        f"erased case {record.case}: {record.events} event(s), {record.alerts} alert(s);"
-        f" recorded as erased by {record.by}"
+        f"erased case {safe(record.case)}: {record.events} event(s), {record.alerts} alert(s);"
+        f" recorded as erased by {safe(record.by)}"
     )

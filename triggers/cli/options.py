@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import click
 
+from triggers.limits import MAX_ID_LENGTH, MAX_NOTE_LENGTH, check_text
 from triggers.models import parse_time
 from triggers.store.settings import ACTOR_ENV, STORE_ENV
 
-__all__ = ["ALERT_ID", "by_option", "date", "reason_option", "rules_option", "store_option"]
+__all__ = [
+    "ALERT_ID",
+    "by_option",
+    "date",
+    "limited_text",
+    "reason_option",
+    "rules_option",
+    "store_option",
+]
 
 #: An alert id: the stores keep 64-bit integers, so a longer number is a usage error,
 #: not a driver's OverflowError.
@@ -27,6 +37,23 @@ def date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
         raise click.BadParameter(str(error)) from None
 
 
+def limited_text(limit: int) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback refusing an option's text over `limit` characters or holding a character
+    input may not (`triggers.limits.check_text`): a usage error naming the option, before
+    any file is read. The store checks the same again, for callers other than this command.
+    """
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_text(value, limit)
+            except ValueError as error:
+                raise click.BadParameter(str(error)) from None
+        return value
+
+    return check
+
+
 store_option = click.option(
     "--store",
     "store",
@@ -41,12 +68,14 @@ by_option = click.option(
     metavar="NAME",
     envvar=ACTOR_ENV,
     show_envvar=True,
+    callback=limited_text(MAX_ID_LENGTH),
     help="Who is acting, for the audit log (default: the OS user).",
 )
 reason_option = click.option(
     "--reason",
     "reason",
     metavar="TEXT",
+    callback=limited_text(MAX_NOTE_LENGTH),
     help="Why, for the audit log (required where TRIGGERS_REQUIRE_REASON says so).",
 )
 rules_option = click.option(

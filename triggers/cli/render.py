@@ -1,10 +1,18 @@
 """What the `triggers` command shows: consoles, errors with a caret, timelines and tables.
 
 Results go to standard output; progress, summaries and errors to standard error.
+
+Text from files and from the store is shown as it is, never acted on: `safe` makes
+it console markup that prints literally, and the consoles `stdout` and `stderr`
+write every control character, escape sequence and bidirectional override as an
+escape (`printable`) in whatever they print, tables and messages alike, whether or
+not the code that printed it thought of it. Data stored by older versions, rule
+text and file names may hold what input checks now refuse.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,8 +21,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 
 from triggers.engine import CaseResult
 from triggers.errors import InputError, Problem, ReasonRequiredError, TriggersError
@@ -28,8 +37,10 @@ __all__ = [
     "alert_record",
     "alert_text",
     "print_problem",
+    "printable",
     "progress",
     "report_error",
+    "safe",
     "stderr",
     "stdout",
     "timeline",
@@ -38,17 +49,52 @@ __all__ = [
 _PRIORITY_STYLE = {"urgent": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
 
+#: What a terminal may act on or show misleadingly: C0 controls but tab and newline
+#: (ESC starts every escape sequence), DEL, C1 controls, the bidirectional marks,
+#: embeddings, overrides and isolates (U+202E shows text backwards), line and paragraph
+#: separators, and lone surrogates (which cannot even be written out).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal could act on written as an escape, as
+    Python writes them (ESC as `\\x1b`, U+202E as `\\u202e`); tab and newline stay."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def safe(text: object) -> str:
+    """Text from a file or the store as console markup that prints exactly it: markup
+    (`[bold]`) shown, not applied, and control characters escaped (`printable`)."""
+    return escape(printable(str(text)))
+
+
+class _Console(Console):
+    """A console that writes every control character in what it prints as an escape:
+    whatever text reaches a table cell, a title or a message passes through here
+    (`render_str`) before it is measured, so tables keep their shape."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(printable(text), **options)
+
+
 def stderr() -> Console:
     """Where progress, summaries and errors go."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def stdout() -> Console:
-    """Where results go."""
-    console = Console(highlight=False)
+def stdout(*, soft_wrap: bool = False) -> Console:
+    """Where results go (`soft_wrap`: long lines are not folded)."""
+    console = _Console(highlight=False, soft_wrap=soft_wrap)
     if not console.is_terminal:
         # Piped or captured output gets a fixed, readable width rather than 80 columns.
-        console = Console(highlight=False, width=120)
+        console = _Console(highlight=False, soft_wrap=soft_wrap, width=120)
     return console
 
 
@@ -65,15 +111,16 @@ def _snippet(problem: Problem, cache: dict[str, list[str]]) -> str | None:
     if not 0 < problem.line <= len(lines):
         return None
     text = lines[problem.line - 1].replace("\t", " ")
-    caret = " " * ((problem.column or 1) - 1) + "^"
-    return f"    {text}\n    {caret}"
+    # The caret stays under its column when what comes before it is written as escapes.
+    caret = " " * len(printable(text[: (problem.column or 1) - 1])) + "^"
+    return f"    {printable(text)}\n    {caret}"
 
 
 def print_problem(
     problem: Problem, label: str, console: Console, cache: dict[str, list[str]]
 ) -> None:
     """One problem with its place, and the source line with a caret under it."""
-    console.print(f"{label} {escape(str(problem))}")
+    console.print(f"{label} {safe(problem)}")
     snippet = _snippet(problem, cache)
     if snippet:
         console.print(escape(snippet), style="dim")
@@ -86,11 +133,11 @@ def report_error(error: TriggersError, console: Console) -> None:
         for problem in error.problems:
             print_problem(problem, "[red]error:[/red]", console, cache)
         noun = "problem" if len(error.problems) == 1 else "problems"
-        console.print(f"{len(error.problems)} {noun} in {', '.join(error.files)}")
+        console.print(f"{len(error.problems)} {noun} in {safe(', '.join(error.files))}")
     elif isinstance(error, ReasonRequiredError) and error.setting is not None:
-        console.print(f"[red]error:[/red] {escape(str(error))}; give one with --reason")
+        console.print(f"[red]error:[/red] {safe(error)}; give one with --reason")
     else:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
+        console.print(f"[red]error:[/red] {safe(error)}")
 
 
 @contextmanager
@@ -100,13 +147,20 @@ def progress(total: int, console: Console) -> Iterator[Progress | None]:
         yield None
         return
     with Progress(
-        TextColumn("{task.description}"),
+        _Description(),
         BarColumn(),
         MofNCompleteColumn(),
         console=console,
         transient=True,
     ) as bar:
         yield bar
+
+
+class _Description(ProgressColumn):
+    """A task's description, shown as it is (it may name a file)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(printable(task.description))
 
 
 def _summary(event: Event) -> str:
@@ -133,7 +187,7 @@ def timeline(result: CaseResult) -> Table:
     """A replayed case as a table: each event in time order with the alerts it raised."""
     chronology = result.chronology
     title = f"{chronology.case}" + (f" — {chronology.title}" if chronology.title else "")
-    table = Table(title=escape(title), title_justify="left", expand=True, show_lines=False)
+    table = Table(title=safe(title), title_justify="left", expand=True, show_lines=False)
     table.add_column("Date", no_wrap=True)
     table.add_column("Event / alert", ratio=2)
     table.add_column("Priority", no_wrap=True)
@@ -154,14 +208,14 @@ def timeline(result: CaseResult) -> Table:
     rows += [(alert.at, 1, "deadline passed", [alert]) for alert in deadlines]
     for at, _, text, raised in sorted(rows, key=lambda row: (row[0], row[1])):
         style = "bold" if raised else None
-        table.add_row(at.strftime("%Y-%m-%d"), escape(text), "", "", style=style)
+        table.add_row(at.strftime("%Y-%m-%d"), safe(text), "", "", style=style)
         for alert in raised:
             colour = _PRIORITY_STYLE.get(alert.priority, "")
             table.add_row(
                 "",
-                f"[{colour}]⚑ {escape(alert_text(alert))}[/]",
-                f"[{colour}]{alert.priority}[/]",
-                escape(alert.reason),
+                f"[{colour}]⚑ {safe(alert_text(alert))}[/]",
+                f"[{colour}]{safe(alert.priority)}[/]",
+                safe(alert.reason),
             )
     if not result.alerts:
         table.caption = "no alerts"

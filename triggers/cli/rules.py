@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -101,7 +100,7 @@ def rules_test(path: str | None) -> None:
     err = stderr()
     compiled = load_rules(path)
     results = run_rule_tests(load_rule_tests(rule_test_files(path), compiled), compiled)
-    out = Console(highlight=False, soft_wrap=True)
+    out = stdout(soft_wrap=True)
     failed = [result for result in results if not result.passed]
     for result in failed:
         where = result.file if result.line is None else f"{result.file}:{result.line}"

@@ -27,9 +27,9 @@ from triggers.models.events import (
     BaseEvent,
     Event,
     event_adapter,
-    parse_time,
 )
 from triggers.models.state import STATE_FIELDS, CaseState, StateField
+from triggers.models.times import parse_time
 
 __all__ = [
     "ACTIONS",

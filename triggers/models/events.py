@@ -7,9 +7,8 @@ start of that day, a date-time without an offset is UTC.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
@@ -31,7 +30,9 @@ from triggers.limits import (
     MAX_NOTE_LENGTH,
     MAX_TEXT_LENGTH,
     MIN_DECIMAL,
+    check_text,
 )
+from triggers.models.times import parse_time
 
 __all__ = [
     "ADDED_DEFAULTS",
@@ -116,7 +117,6 @@ __all__ = [
     "check_text",
     "event_adapter",
     "group_moments",
-    "parse_time",
 ]
 
 Category: TypeAlias = Literal["sexual", "violent", "other"]
@@ -160,37 +160,6 @@ ORDERED_VALUES: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_time(value: Any) -> datetime:
-    """An ISO 8601 date or date-time as an aware UTC datetime.
-
-    A date means the start of that day (UTC); a date-time without an offset is UTC.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time.min)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(
-                f"invalid date {shown(value)}: expected an ISO 8601 date or date-time,"
-                " such as 2011-06-20 or 2011-06-20T14:30:00Z"
-            ) from None
-    else:
-        raise ValueError(
-            f"invalid date {shown(value)}: expected an ISO 8601 date or date-time,"
-            " such as 2011-06-20"
-        )
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"invalid date {shown(value)}: out of range in UTC") from None
-
-
 def _chronology_time(value: Any) -> datetime:
     moment = parse_time(value)
     if not EARLIEST <= moment <= LATEST:
@@ -200,30 +169,6 @@ def _chronology_time(value: Any) -> datetime:
             f" {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
         )
     return moment
-
-
-#: C0 and C1 control characters other than tab and newline, and lone surrogates
-#: (which JSON's \ud800 escapes can make, and no encoder can write out).
-_BAD_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def check_text(value: str, limit: int) -> None:
-    """Raise `ValueError` for text longer than `limit` or holding a character it may not."""
-    if len(value) > limit:
-        raise ValueError(f"too long: {len(value):,} characters, at most {limit:,} are allowed")
-    bad = _BAD_CHARACTER.search(value)
-    if bad is None:
-        return
-    code, at = ord(bad.group()), bad.start() + 1
-    if 0xD800 <= code <= 0xDFFF:
-        raise ValueError(
-            f"contains U+{code:04X} (character {at:,}), a lone surrogate, which is not"
-            " valid Unicode: remove it"
-        )
-    raise ValueError(
-        f"contains the control character U+{code:04X} (character {at:,}): remove it;"
-        " tab and newline are the only control characters allowed"
-    )
 
 
 def _text(limit: int) -> Callable[[Any], Any]:

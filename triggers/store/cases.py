@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +25,7 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import Event, event_adapter
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
+from triggers.store.limits import check_values
 from triggers.store.tables import (
     AlertRow,
     CaseRow,
@@ -62,16 +64,29 @@ def lock_case(session: Session, case: str) -> CaseRow | None:
 
 
 def history_of(session: Session, case: CaseRow) -> Chronology:
-    """The case's whole stored history as a chronology."""
+    """The case's whole stored history as a chronology.
+
+    Raises `StoreError` if what is stored breaks a check this version makes (an older
+    version let control characters into titles and events).
+    """
     rows = session.scalars(
         select(EventRow).where(EventRow.case_id == case.id).order_by(EventRow.at, EventRow.position)
     )
-    return Chronology(
-        case=case.id,
-        title=case.title,
-        subject=case.subject,
-        events=[event_adapter.validate_python(row.payload) for row in rows],
-    )
+    try:
+        return Chronology(
+            case=case.id,
+            title=case.title,
+            subject=case.subject,
+            events=[event_adapter.validate_python(row.payload) for row in rows],
+        )
+    except ValidationError as error:
+        detail = error.errors()[0]
+        where = ".".join(str(part) for part in detail["loc"])
+        raise StoreError(
+            f"case {case.id!r}: the stored {where} is refused by this version:"
+            f" {detail.get('ctx', {}).get('error', detail['msg'])}; erase the case and replay"
+            " it from its corrected files"
+        ) from None
 
 
 def add_status(
@@ -223,6 +238,10 @@ class CaseWriter:
                 if status == "superseded" and supersede is not None:
                     reopened.append(alert_id)  # the corrected history raises it again
                 continue
+            try:
+                check_values(alert_reason=alert.reason)
+            except StoreError as error:
+                raise StoreError(f"case {self.case!r}, rule {alert.rule!r}: {error}") from None
             rows.append(
                 {
                     "key": key,

@@ -46,6 +46,7 @@ from triggers.store.cases import (
 )
 from triggers.store.connection import connect, failure, shown
 from triggers.store.erasure import reclaim
+from triggers.store.limits import check_values
 from triggers.store.schema import open_schema
 from triggers.store.settings import default_actor, required_reasons, store_url
 from triggers.store.tables import (
@@ -122,6 +123,7 @@ class Store:
         #: The URL to connect with, password and all: never shown (`url` is what is shown).
         self._url = store_url(url)
         self.actor = actor or default_actor()
+        check_values(actor=self.actor)
         self._required = required_reasons()
         #: Rule-set versions this store has seen recorded: rule sets are never removed.
         self._recorded: set[str] = set()
@@ -209,7 +211,8 @@ class Store:
 
     def check_reason(self, activity: Activity, operation: str, reason: str | None) -> None:
         """Raise `ReasonRequiredError` if this deployment requires a justification for
-        `activity` and `reason` gives none."""
+        `activity` and `reason` gives none; `StoreError` for a reason over the limits."""
+        check_values(reason=reason)
         audit.check_reason(self._required, activity, operation, reason)
 
     # --- writing cases -------------------------------------------------------------
@@ -314,6 +317,7 @@ class Store:
         `overdue_at` keeps only open or acknowledged alerts due before that time.
         `export` names the format the alerts leave in (such as "csv"), for the log.
         """
+        check_values(case_id=case, rule_id=rule)
         operation = "alerts list" if export is None else f"alerts export ({export})"
         self.check_reason("consultation", operation, reason)
         query = select(AlertRow).order_by(AlertRow.case_id, AlertRow.at, AlertRow.id)
@@ -433,6 +437,7 @@ class Store:
         since: datetime | None = None,
     ) -> list[AuditEntry]:
         """Audit log entries, oldest first, optionally of one case, one actor, or since a time."""
+        check_values(case_id=case, actor=actor)
         with self._transaction() as session:
             return audit.entries(session, case=case, actor=actor, since=since)
 
@@ -454,6 +459,7 @@ class Store:
 
     def _move(self, alert_id: int, move: Move, note: str | None, reason: str | None) -> StoredAlert:
         target, sources = TRANSITIONS[move]
+        check_values(note=note)
         if move != "acknowledge" and not (note and note.strip()):
             raise LifecycleError(
                 alert_id, None, target, f"alert {alert_id}: say what was done or why, with a note"
@@ -497,6 +503,7 @@ class Store:
         tables the case was in (see `triggers.store.erasure`). Within a `batch`, that
         happens when the batch commits.
         """
+        check_values(case_id=case, reason=reason)
         if not reason.strip():
             raise ReasonRequiredError("case erase", "erasure", "erasing a case needs a reason")
         with self._transaction() as session:
@@ -569,6 +576,7 @@ class Store:
 
     def events(self, case: str) -> list[Event]:
         """A case's stored events, in event order."""
+        check_values(case_id=case)
         with self._transaction() as session:
             rows = session.scalars(
                 select(EventRow)
