@@ -53,6 +53,19 @@ def nested(depth: int) -> str:
 
 # (rule text just inside a limit, rule text just outside it, the problem without the file)
 CASES = {
+    # Text from a rule file reaches alerts, the store and terminals: no control characters.
+    "control character in a title": (
+        rule(title='"tab\tand newline\n"'),
+        rule(title='"clear \\x1b[2J"'),
+        "3:12: rules[0].title: a title contains the control character U+001B (character 7):"
+        " remove it; tab and newline are the only control characters allowed",
+    ),
+    "control character in a reason": (
+        rule(then="      - {action: flag, reason: 'ok'}\n"),
+        rule(then='      - {action: flag, reason: "x\\0y"}\n'),
+        "8:32: rules[0].then[0].reason: a reason contains the control character U+0000"
+        " (character 2): remove it; tab and newline are the only control characters allowed",
+    ),
     "rule id": (
         rule(id="r" * 100),
         rule(id="r" * 101),

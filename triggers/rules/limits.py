@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from triggers._yaml import KeyPath, Located, format_key_path
 from triggers.errors import Problem
-from triggers.limits import MIN_DECIMAL
+from triggers.limits import MIN_DECIMAL, check_text
 from triggers.rules.duration import MAX_TEXT_LENGTH as MAX_DURATION_LENGTH
 
 __all__ = [
@@ -321,6 +321,11 @@ class _Limits:
             what, limit = _text(self.texts, inner)
             if len(node) > limit:
                 self.add(path, f"{what} is at most {limit} characters and this one has {len(node)}")
+            else:
+                try:  # what a rule file says reaches alerts, the store and terminals
+                    check_text(node, limit)
+                except ValueError as error:
+                    self.add(path, f"{what} {error}")
         else:
             problem = number_problem(node, self.numbers_in)
             if problem is not None:
