@@ -183,7 +183,10 @@ def _test(draw: st.DrawFn, spec: FieldSpec, plain: bool) -> Any:
     ordered = spec.kind in ("int", "float") or (spec.kind == "enum" and spec.name in ORDERED_VALUES)
     if spec.kind == "set":
         members = st.sampled_from(spec.values)
-        op = draw(st.sampled_from(["includes", "excludes", "includes_any"]))
+        # An absent event's conditions are all-of tests: of a set's, only `includes`.
+        op = draw(
+            st.sampled_from(["includes"] if plain else ["includes", "excludes", "includes_any"])
+        )
         value = draw(st.lists(members, min_size=1, max_size=2) if op == "includes_any" else members)
         return {op: value}
     if plain:
@@ -241,7 +244,12 @@ def _pairs(
     draw: st.DrawFn, theirs: Mapping[str, FieldSpec], ours: Mapping[str, FieldSpec]
 ) -> list[tuple[str, str]]:
     """Pairs of fields of the same kind, (the other event's, the trigger's)."""
-    candidates = [(a, b) for a, x in theirs.items() for b, y in ours.items() if x.kind == y.kind]
+    candidates = [
+        (a, b)
+        for a, x in _comparable(theirs).items()
+        for b, y in _comparable(ours).items()
+        if x.kind == y.kind
+    ]
     if not candidates:
         return []
     return draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=2, unique=True))
@@ -285,8 +293,17 @@ def _ordered(specs: Mapping[str, FieldSpec]) -> list[str]:
     )
 
 
+def _comparable(specs: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
+    """The fields with one value each, which `same`, `differ`, `distinct` and `per` compare."""
+    return {name: spec for name, spec in specs.items() if spec.kind not in ("set", "list")}
+
+
 def _names(draw: st.DrawFn, specs: Mapping[str, FieldSpec], size: int = 2) -> list[str]:
-    return draw(st.lists(st.sampled_from(sorted(specs)), min_size=1, max_size=size, unique=True))
+    """One or more fields to compare (none when every field holds a list)."""
+    names = sorted(_comparable(specs))
+    if not names:
+        return []
+    return draw(st.lists(st.sampled_from(names), min_size=1, max_size=size, unique=True))
 
 
 @st.composite
@@ -340,7 +357,9 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
             "within": draw(st.sampled_from(WINDOWS)),
         }
         if draw(st.booleans()):
-            count["distinct"] = draw(st.sampled_from(sorted(specs)))
+            count["distinct"] = draw(st.sampled_from(sorted(_comparable(specs)) or [None]))
+            if count["distinct"] is None:
+                del count["distinct"]
         if draw(st.booleans()):
             same = [n for n in _names(draw, specs) if n != count.get("distinct")]
             if same:
@@ -374,7 +393,9 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
             "direction": draw(st.sampled_from(["down", "up"])),
         }
         if draw(st.booleans()):
-            changed["same"] = _names(draw, specs)
+            changed["same"] = _names(draw, specs) or None
+            if changed["same"] is None:
+                del changed["same"]
         when["changed"] = changed
     rule: dict[str, Any] = {
         "id": f"r{index}",
@@ -385,7 +406,8 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
     }
     if draw(st.integers(0, 3)) == 0:
         window = draw(st.sampled_from(WINDOWS))
-        per = st.just({"within": window, "per": _names(draw, specs)})
+        names = _names(draw, specs)
+        per = st.just({"within": window, "per": names} if names else {"within": window})
         rule["throttle"] = draw(st.one_of(st.just(window), st.just({"within": window}), per))
         if isinstance(rule["throttle"], dict) and draw(st.booleans()):
             reset = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))

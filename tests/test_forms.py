@@ -598,3 +598,21 @@ def test_an_events_list_of_values_takes_set_tests_only(tmp_path: Path) -> None:
         "rules.yaml:7:34: rules[0].when.where.scales.includes: 'sexuall' can never be in"
         " 'scales': expected one of 'sexual', 'violence', 'combined' (did you mean 'sexual'?)"
     ]
+
+
+def test_fields_holding_lists_are_not_compared(tmp_path: Path) -> None:
+    # A list has no one value to compare: the engine would have failed on it.
+    assert problems(
+        tmp_path, "event: risk_assessed\nchanged: {field: level, direction: down, same: [scales]}"
+    ) == [
+        "rules.yaml:7:55: rules[0].when.changed.same[0]: 'scales' is a set of 'sexual',"
+        " 'violence', 'combined': fields are compared (same, differ, distinct, per) by one"
+        " value each, not by lists; name a field with one value"
+    ]
+    assert problems(
+        tmp_path, "event: bail_granted\ncount: {at_least: 2, within: 30d, distinct: conditions}"
+    ) == [
+        "rules.yaml:7:51: rules[0].when.count.distinct: 'conditions' is a list: fields are"
+        " compared (same, differ, distinct, per) by one value each, not by lists; name a"
+        " field with one value"
+    ]

@@ -36,9 +36,16 @@ class FormChecker(ConditionChecker):
     def _needs_field(
         self, name: str, specs: Mapping[str, FieldSpec] | None, path: KeyPath, message: str
     ) -> None:
-        """Report `message` at `path` when the known fields `specs` lack `name`."""
+        """Report `message` at `path` when the known fields `specs` lack `name`, and a
+        problem when `name` holds a list of values, which no comparison of fields takes."""
         if specs and name not in specs:
             self.add(path, message, suggestion=suggest(name, specs))
+        elif specs and specs[name].kind in ("set", "list"):
+            self.add(
+                path,
+                f"{name!r} is {specs[name].describe()}: fields are compared (same, differ,"
+                " distinct, per) by one value each, not by lists; name a field with one value",
+            )
 
     def _throttle(
         self, throttle: str | Throttle | None, path: KeyPath, specs: Mapping[str, FieldSpec]
