@@ -356,10 +356,8 @@ def rules(draw: st.DrawFn, pool: Sequence[str], index: int) -> dict[str, Any]:
             "at_least": draw(st.integers(2, 4)),
             "within": draw(st.sampled_from(WINDOWS)),
         }
-        if draw(st.booleans()):
-            count["distinct"] = draw(st.sampled_from(sorted(_comparable(specs)) or [None]))
-            if count["distinct"] is None:
-                del count["distinct"]
+        if draw(st.booleans()) and _comparable(specs):
+            count["distinct"] = draw(st.sampled_from(sorted(_comparable(specs))))
         if draw(st.booleans()):
             same = [n for n in _names(draw, specs) if n != count.get("distinct")]
             if same:
