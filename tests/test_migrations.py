@@ -181,22 +181,19 @@ def test_opening_an_up_to_date_store_costs_one_query(store_url: str) -> None:
     assert "audit_log" in queries[1]
 
 
-def test_processes_opening_a_new_store_at_once_all_succeed(store_url: str) -> None:
-    # Each process imports, says it is ready, and opens the store when told to go.
-    code = (
-        "import sys; from triggers import Store; print('ready', flush=True);"
-        " sys.stdin.readline(); Store(sys.argv[1]).close()"
-    )
+def at_once(code: str, url: str, count: int) -> None:
+    """Run Python `code` in `count` processes released together, once each has imported and
+    set up (printed "ready"); `sys.argv[1]` is `url`. Fails with their errors if any fails."""
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", code, store_url],
+            [sys.executable, "-c", code, url],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(count)
     ]
     for process in processes:
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
@@ -204,8 +201,17 @@ def test_processes_opening_a_new_store_at_once_all_succeed(store_url: str) -> No
         assert process.stdin is not None
         process.stdin.write("go\n")
         process.stdin.flush()
-    errors = [process.communicate(timeout=120)[1] for process in processes]
-    assert [process.returncode for process in processes] == [0] * 4, errors
+    errors = [process.communicate(timeout=300)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * count, errors
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(store_url: str) -> None:
+    # Each process imports, says it is ready, and opens the store when told to go.
+    code = (
+        "import sys; from triggers import Store; print('ready', flush=True);"
+        " sys.stdin.readline(); Store(sys.argv[1]).close()"
+    )
+    at_once(code, store_url, 4)
     assert schema_revision(store_url) == HEAD_REVISION
 
 

@@ -203,38 +203,37 @@ class AuditCheck:
 def verify(session: Session) -> AuditCheck:
     """Walk the chain in id order; raise `AuditLogError` at the first broken link."""
     previous, previous_id, count = GENESIS, None, 0
-    columns = [column for column in table_of(AuditRow).columns if column.name != "id"]
-    rows = session.execute(
-        select(AuditRow.id, *columns).order_by(AuditRow.id).execution_options(yield_per=1000)
-    )
-    for row in rows:
-        fields = row._asdict()
-        if fields["prev_hash"] != previous:
-            before = (
-                "the first entry must chain from the genesis value"
-                if previous_id is None
-                else f"the entry before it (entry {previous_id}) has hash"
-            )
-            happened = (
-                "entries before it were removed, or it was moved"
-                if previous_id is None
-                else "an entry between them was removed, or one was inserted or moved"
-            )
-            raise AuditLogError(
-                f"audit log broken at entry {row.id}: it chains from {fields['prev_hash']},"
-                f" but {before} {previous}: {happened}",
-                row.id,
-            )
-        computed = entry_hash(previous, fields)
-        if computed != fields["hash"]:
-            raise AuditLogError(
-                f"audit log broken at entry {row.id}: its content does not match its hash, so"
-                f" it was changed after it was written (recorded hash {fields['hash']}, hash"
-                f" of its content {computed})",
-                row.id,
-            )
-        previous, previous_id, count = computed, row.id, count + 1
+    query = select(*table_of(AuditRow).columns).order_by(AuditRow.id)
+    with session.execute(query.execution_options(yield_per=1000)) as rows:
+        for row in rows:
+            fields = row._asdict()
+            problem = _broken_link(fields, previous, previous_id)
+            if problem is not None:
+                raise AuditLogError(f"audit log broken at entry {row.id}: {problem}", row.id)
+            previous, previous_id, count = fields["hash"], row.id, count + 1
     return AuditCheck(count, None if previous_id is None else (previous_id, previous))
+
+
+def _broken_link(fields: Mapping[str, Any], previous: str, previous_id: int | None) -> str | None:
+    """What is wrong with an entry that follows entry `previous_id` (hash `previous`)."""
+    if fields["prev_hash"] != previous:
+        if previous_id is None:
+            return (
+                f"it chains from {fields['prev_hash']}, but the first entry must chain from the"
+                f" genesis value {GENESIS}: entries before it were removed, or it was moved"
+            )
+        return (
+            f"it chains from {fields['prev_hash']}, but the entry before it (entry"
+            f" {previous_id}) has hash {previous}: an entry between them was removed, or one"
+            " was inserted or moved"
+        )
+    computed = entry_hash(previous, fields)
+    if computed != fields["hash"]:
+        return (
+            "its content does not match its hash, so it was changed after it was written"
+            f" (recorded hash {fields['hash']}, hash of its content {computed})"
+        )
+    return None
 
 
 def verify_audit(url: str | None = None) -> AuditCheck:

@@ -8,7 +8,7 @@ too). PostgreSQL refuses UPDATE, DELETE and TRUNCATE with a trigger that fires
 always, even under `session_replication_role = replica`. A role that owns the table
 can still drop or disable them: every opening of the store checks they are there as
 made (`check`), `triggers db upgrade` puts back what is missing (`install`), and on
-PostgreSQL `grant_app_role` gives the application a role that does not own the
+PostgreSQL `check_app_role` and `grant_app_role` give the application a role that does not own the
 tables and may only select from and insert into the log.
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from triggers.errors import AuditLogError, StoreError
 from triggers.store.connection import shown
 
-__all__ = ["check", "grant_app_role", "install", "problems", "remove"]
+__all__ = ["check", "check_app_role", "grant_app_role", "install", "problems", "remove"]
 
 _APPEND_ONLY = "the audit log is append-only"
 #: SQLite's triggers, by name: what each refuses, and how it is made (SQLite keeps the text).
@@ -154,20 +154,17 @@ def check(connection: Connection, url: str) -> None:
         )
 
 
-def grant_app_role(connection: Connection, role: str, url: str) -> None:
-    """Leave `role` only what the application needs: on the audit log, SELECT and INSERT.
-
-    The connecting role must own every table and the trigger's function (it then
-    runs the migrations); `role` must be another, ordinary role. Raises `StoreError`
-    saying what to change otherwise.
-    """
+def check_app_role(connection: Connection, role: str, url: str) -> None:
+    """Raise `StoreError`, saying what to change, unless `grant_app_role` can keep `role`
+    out of the audit log: a PostgreSQL store, `role` another ordinary role, and every
+    table of the store and the trigger's function owned by the connecting role."""
     store = f"the store {shown(url)!r}"
     if connection.dialect.name != "postgresql":
         raise StoreError(
             f"{store}: --app-role is for PostgreSQL stores; an SQLite store is a file, which"
             " only its file permissions protect"
         )
-    owner = connection.scalar(text("SELECT current_user"))
+    owner = str(connection.scalar(text("SELECT current_user")))
     found = connection.execute(
         text(
             "SELECT rolsuper, pg_has_role(rolname, current_user, 'MEMBER') FROM pg_roles"
@@ -194,6 +191,11 @@ def grant_app_role(connection: Connection, role: str, url: str) -> None:
         refusal = _ownership(connection, owner)
     if refusal is not None:
         raise StoreError(f"{store}: cannot keep role {role!r} to its share of the store: {refusal}")
+
+
+def grant_app_role(connection: Connection, role: str) -> None:
+    """Leave `role` only what the application needs: on the audit log, SELECT and INSERT
+    (`check_app_role` first)."""
     quoted = connection.dialect.identifier_preparer.quote(role)
     tables = ", ".join(_APP_PRIVILEGES)
     connection.exec_driver_sql(f"REVOKE ALL ON {tables} FROM {quoted}")
@@ -210,7 +212,7 @@ def _ownership(connection: Connection, owner: str) -> str | None:
     others = connection.execute(
         text(
             "SELECT relname, pg_get_userbyid(relowner) FROM pg_class"
-            " WHERE oid = ANY(CAST(:tables AS regclass[]))"
+            " WHERE relname = ANY(:tables) AND relkind = 'r' AND pg_table_is_visible(oid)"
             " AND pg_get_userbyid(relowner) <> :owner"
             " UNION ALL SELECT proname || '()', pg_get_userbyid(proowner) FROM pg_proc"
             " WHERE proname = :function AND pg_get_userbyid(proowner) <> :owner ORDER BY 1"

@@ -139,13 +139,15 @@ def _migrate(engine: Engine, url: str, *, upgrade: bool, app_role: str | None = 
     migrated, one from before migrations is checked and adopted, and missing or
     altered audit-log triggers are restored; otherwise they are refused, as a newer
     schema always is. With `app_role`, that role is left only what the application
-    needs (`guards.grant_app_role`).
+    needs (`guards.check_app_role`, `guards.grant_app_role`).
     """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two processes opening a new database at once would both create its
             # tables; the second waits here and then finds them.
             connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        if app_role is not None:  # first: the owner may not even read another's tables
+            guards.check_app_role(connection, app_role, url)
         state, revision = _schema_state(connection)
         restored: list[str] = []
         if state in ("newer", "foreign") or (state not in ("empty", "current") and not upgrade):
@@ -161,7 +163,7 @@ def _migrate(engine: Engine, url: str, *, upgrade: bool, app_role: str | None = 
                 command.stamp(config, _BASELINE_REVISION)
             command.upgrade(config, HEAD_REVISION)
         if app_role is not None:
-            guards.grant_app_role(connection, app_role, url)
+            guards.grant_app_role(connection, app_role)
     return Upgrade(revision, HEAD_REVISION, tuple(restored), app_role)
 
 
