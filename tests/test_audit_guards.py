@@ -53,11 +53,12 @@ def logged(store_url: str) -> str:
 def lost(url: str, problem: str) -> str:
     """The message for a store whose audit log lost its protection."""
     quoted = shlex.quote(url)
+    owner = ", connecting as the tables' owner" if url.startswith("postgresql") else ""
     return (
         f"the store {url!r} has lost the audit log's protection: {problem}. Its entries may"
         " have been changed or removed meanwhile: check them with triggers audit verify"
         f" --store {quoted}, then restore the protection with triggers db upgrade --store"
-        f" {quoted}"
+        f" {quoted}{owner}"
     )
 
 
@@ -165,6 +166,16 @@ def test_a_dropped_trigger_is_refused_at_every_opening_until_restored(logged: st
 
 
 @sqlite_only
+def test_verify_reports_an_intact_chain_and_then_the_lost_trigger(logged: str) -> None:
+    with sqlite3.connect(str(make_url(logged).database)) as shell:
+        shell.execute("DROP TRIGGER audit_log_no_delete")
+    result = run("audit", "verify", "--store", logged)
+    assert (result.exit_code, result.stdout) == (1, "audit log intact: 3 entries\n")
+    message = lost(logged, "trigger audit_log_no_delete (which refuses DELETE) is missing")
+    assert result.stderr.endswith(f"\nerror: {message}\n")
+
+
+@sqlite_only
 def test_an_altered_trigger_is_refused(logged: str) -> None:
     path = make_url(logged).database
     assert path is not None
@@ -196,32 +207,42 @@ def test_an_app_role_is_for_postgresql(store_url: str) -> None:
 
 # --- PostgreSQL, as the tables' owner ------------------------------------------------------
 
+_PG_INSERT = (
+    "INSERT INTO audit_log (id, at, actor, activity, operation, alert_ids, details,"
+    " prev_hash, hash) VALUES (1, now(), 'm', 'consultation', 'x', '[]', '{}', 'p', 'h')"
+)
+#: Every way to change, remove or replace entry 1, and what PostgreSQL answers.
 PG_ROUTES = {
-    "UPDATE": "UPDATE audit_log SET actor = 'mallory' WHERE id = 1",
-    "DELETE": "DELETE FROM audit_log WHERE id = 1",
-    "TRUNCATE": "TRUNCATE audit_log",
+    "UPDATE": (
+        "UPDATE audit_log SET actor = 'mallory' WHERE id = 1",
+        "the audit log is append-only: UPDATE is refused",
+    ),
+    "DELETE": (
+        "DELETE FROM audit_log WHERE id = 1",
+        "the audit log is append-only: DELETE is refused",
+    ),
+    "TRUNCATE": ("TRUNCATE audit_log", "the audit log is append-only: TRUNCATE is refused"),
     "upsert": (
-        "INSERT INTO audit_log (id, at, actor, activity, operation, alert_ids, details,"
-        " prev_hash, hash) VALUES (1, now(), 'm', 'consultation', 'x', '[]', '{}', 'p', 'h')"
-        " ON CONFLICT (id) DO UPDATE SET actor = 'mallory'"
+        f"{_PG_INSERT} ON CONFLICT (id) DO UPDATE SET actor = 'mallory'",
+        "the audit log is append-only: UPDATE is refused",
+    ),
+    "INSERT with its id": (
+        _PG_INSERT,
+        'duplicate key value violates unique constraint "audit_log_pkey"',
     ),
 }
 
 
 @postgresql_only
-@pytest.mark.parametrize("statement", PG_ROUTES.values(), ids=PG_ROUTES)
+@pytest.mark.parametrize(("statement", "refusal"), PG_ROUTES.values(), ids=PG_ROUTES)
 def test_postgresql_refuses_changes_even_to_the_owner_in_replica_mode(
-    logged: str, statement: str
+    logged: str, statement: str, refusal: str
 ) -> None:
     before = entries(logged)
-    operation = statement.split(maxsplit=1)[0] if "CONFLICT" not in statement else "UPDATE"
     engine = create_engine(logged)
     try:
         for replica in (False, True):
-            with (
-                pytest.raises(DatabaseError, match=f"append-only: {operation} is refused"),
-                engine.begin() as connection,
-            ):
+            with pytest.raises(DatabaseError, match=refusal), engine.begin() as connection:
                 if replica:  # what would switch off an ordinary trigger
                     connection.execute(text("SET LOCAL session_replication_role = replica"))
                 connection.execute(text(statement))

@@ -146,11 +146,14 @@ def check(connection: Connection, url: str) -> None:
     found = problems(connection)
     if found:
         store = shlex.quote(shown(url))
+        owner = (
+            ", connecting as the tables' owner" if connection.dialect.name == "postgresql" else ""
+        )
         raise AuditLogError(
             f"the store {shown(url)!r} has lost the audit log's protection: {'; '.join(found)}."
             " Its entries may have been changed or removed meanwhile: check them with"
             f" triggers audit verify --store {store}, then restore the protection with"
-            f" triggers db upgrade --store {store}"
+            f" triggers db upgrade --store {store}{owner}"
         )
 
 
