@@ -244,7 +244,7 @@ def test_an_older_revision_is_refused_until_db_upgrade(
 
 
 def test_a_store_at_revision_0001_gets_its_audit_chain_on_upgrade(
-    store_url: str, engine: Engine, tmp_path: Path
+    store_url: str, engine: Engine, tmp_path: Path, sql: Connection
 ) -> None:
     # The same store written by this version: the chain the upgrade must compute.
     written = f"sqlite:///{tmp_path / 'written.sqlite'}"
@@ -258,6 +258,7 @@ def test_a_store_at_revision_0001_gets_its_audit_chain_on_upgrade(
     assert (result.exit_code, result.stderr) == (0, f"schema revision 0001 → {HEAD_REVISION}\n")
     assert chain_of(store_url) == chain_of(written)
     assert len(chain_of(store_url)) == 3  # replay, alerts list, acknowledge
+    assert compare_metadata(MigrationContext.configure(sql), Base.metadata) == []
     verified = run("audit", "verify", "--store", store_url)
     assert (verified.exit_code, verified.stdout) == (0, "audit log intact: 3 entries\n")
     with Store(store_url) as store:  # and it goes on from there

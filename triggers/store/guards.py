@@ -8,8 +8,8 @@ too). PostgreSQL refuses UPDATE, DELETE and TRUNCATE with a trigger that fires
 always, even under `session_replication_role = replica`. A role that owns the table
 can still drop or disable them: every opening of the store checks they are there as
 made (`check`), `triggers db upgrade` puts back what is missing (`install`), and on
-PostgreSQL `check_app_role` and `grant_app_role` give the application a role that does not own the
-tables and may only select from and insert into the log.
+PostgreSQL `check_app_role` and `grant_app_role` give the application a role that
+does not own the tables and may only select from and insert into the log.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ _SEQUENCED = ("alerts", "alert_history", "audit_log", "erasures")
 def remove(connection: Connection) -> None:
     """Drop the triggers (a migration rewriting the log puts them back after)."""
     if connection.dialect.name == "sqlite":
-        for name in ("audit_log_no_update", "audit_log_no_delete", "audit_log_no_overwrite"):
+        for name in _SQLITE:
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
     elif connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_PG_TRIGGER} ON audit_log")
