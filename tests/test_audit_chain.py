@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine as SQLAlchemyEngine
 from sqlalchemy.orm import sessionmaker
 
 from tests.test_migrations import at_once
@@ -209,6 +210,32 @@ def test_entries_logged_in_a_savepoint_that_fails_are_not_written(store_url: str
         engine.dispose()
     assert [row["operation"] for row in rows(store_url)] == ["kept", "kept too"]
     assert verify_audit(store_url).entries == 2
+
+
+def test_entries_are_written_last_in_their_transaction(store_url: str) -> None:
+    # Last, so that on PostgreSQL the lock they take is held only for the commit, and no
+    # transaction holding it waits for a lock another one holds.
+    Store(store_url).close()
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(" ".join(args[2].split()[:3]))
+
+    event.listen(SQLAlchemyEngine, "before_cursor_execute", record)
+    try:
+        with Store(store_url) as store, store.batch():
+            store.log("consultation", "first", reason=None, details={})
+            store.cases()
+            store.log("consultation", "second", reason=None, details={})
+            store.cases()
+    finally:
+        event.remove(SQLAlchemyEngine, "before_cursor_execute", record)
+    reads = [n for n, statement in enumerate(seen) if statement.startswith("SELECT cases.id")]
+    writes = [
+        n for n, statement in enumerate(seen) if statement.startswith("INSERT INTO audit_log")
+    ]
+    assert len(reads) == len(writes) == 2
+    assert max(reads) < min(writes)
 
 
 #: Each process logs this many entries, all released at once.

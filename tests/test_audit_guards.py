@@ -368,7 +368,7 @@ def test_the_application_role_may_only_read_and_add_to_the_log(
     finally:
         engine.dispose()
     assert run("audit", "verify", "--store", app_url).stdout == "audit log intact: 4 entries\n"
-    # An erasure's VACUUM needs the tables' owner (PostgreSQL before 17): the owner erases.
+    # An erasure's VACUUM needs the tables' owner: the owner erases.
     erased = run("case", "erase", "hh-ii-jj", "--reason", "retention ended", "--store", owner_url)
     assert erased.exit_code == 0, erased.stderr
     assert erased.stderr.startswith("erased case hh-ii-jj: 26 event(s), 29 alert(s)")
