@@ -160,6 +160,7 @@ def test_the_command_tree() -> None:
         "alerts list",
         "alerts resolve",
         "audit",
+        "audit verify",
         "case",
         "case erase",
         "db",

@@ -1,6 +1,8 @@
-"""Erasure leaves nothing of the case readable: not in a table, nor the audit log's free
-text, nor (SQLite) the database file's free space, its write-ahead log or its index;
-on PostgreSQL the tables the case was in are vacuumed."""
+"""Erasure leaves nothing of the case readable: not in a table, nor the audit log (which
+records that a note was given, not the note), nor (SQLite) anywhere in the raw bytes of
+the database file, its free pages, its write-ahead log or its index; on PostgreSQL the
+tables the case was in are vacuumed, and no tuple left on their pages or their indexes'
+pages holds any of it."""
 
 from __future__ import annotations
 
@@ -105,7 +107,9 @@ def test_the_audit_log_keeps_no_notes_or_event_ids(store_url: str, tmp_path: Pat
     assert _found(PERSONAL, exported) == []
     entries = json.loads(exported)
     details = {e["operation"]: e["details"] for e in entries if e["case"] == CASE}
-    assert details["acknowledge"] == {"status": "acknowledged"}
+    # That a note was given, not what it says.
+    assert details["acknowledge"] == {"status": "acknowledged", "note_given": True}
+    assert details["resolve"] == {"status": "resolved", "note_given": True}
     assert details["ingest"]["new_events"] == details["ingest"]["late_events"] == 1
     assert details["supersede"]["late_events"] == 1
     # The notes are kept where they belong: in the alerts' own history.
@@ -139,6 +143,71 @@ def _raw_bytes(url: str) -> dict[str, bytes]:
     return {file.name: file.read_bytes() for file in files if file.exists()}
 
 
+def _free_pages(path: Path) -> list[bytes]:
+    """The SQLite file's free pages (its freelist's trunk and leaf pages), as bytes."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[16:18]) or 65536
+    pages, trunk = [], int.from_bytes(data[32:36])
+    while trunk:
+        page = data[(trunk - 1) * size : trunk * size]
+        leaves = int.from_bytes(page[4:8])
+        numbers = [int.from_bytes(page[8 + 4 * n : 12 + 4 * n]) for n in range(leaves)]
+        pages += [page] + [data[(n - 1) * size : n * size] for n in numbers]
+        trunk = int.from_bytes(page[:4])
+    assert len(pages) == int.from_bytes(data[36:40])  # the header's count of free pages
+    return pages
+
+
+def _reachable(url: str) -> str:
+    """PostgreSQL: every tuple still on a page of the erased tables and their indexes, live
+    or dead (pageinspect), as text: what a reader of the data files could reassemble
+    without digging in the pages' free space."""
+    engine = create_engine(url)
+    found: list[str] = []
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+            connection.execute(text("CHECKPOINT"))
+            for table in ERASED_TABLES:
+                found += connection.scalars(
+                    text(
+                        "SELECT encode(t_data, 'escape') FROM generate_series(0,"
+                        " pg_relation_size(CAST(:t AS regclass)) / current_setting('block_size')::int - 1)"
+                        " AS b, heap_page_items(get_raw_page(CAST(:t AS text), b::int))"
+                        " WHERE t_data IS NOT NULL"
+                    ),
+                    {"t": table},
+                )
+                indexes = connection.scalars(
+                    text(
+                        "SELECT indexrelid::regclass::text FROM pg_index"
+                        " WHERE indrelid = CAST(:t AS regclass)"
+                    ),
+                    {"t": table},
+                )
+                for index in list(indexes):
+                    found += connection.scalars(
+                        text(
+                            "SELECT data FROM generate_series(1,"
+                            " pg_relation_size(CAST(:i AS regclass))"
+                            " / current_setting('block_size')::int - 1)"
+                            " AS b, bt_page_items(CAST(:i AS text), b::int)"
+                        ),
+                        {"i": index},
+                    )
+    finally:
+        engine.dispose()
+    # Index keys come as hex: decode them too.
+    return "\n".join(
+        found
+        + [
+            bytes.fromhex(item.replace(" ", "")).decode("latin-1")
+            for item in found
+            if all(c in "0123456789abcdef " for c in item)
+        ]
+    )
+
+
 def _vacuumed(url: str) -> dict[str, tuple[int, bool]]:
     """PostgreSQL's dead rows in each erased table, counted in its pages (pgstattuple: the
     statistics views lag), and whether the table was vacuumed."""
@@ -167,6 +236,8 @@ def test_erasure_leaves_nothing_of_the_case_readable(store_url: str, tmp_path: P
         if reader is not None:
             stored = b"".join(_raw_bytes(store_url).values()).decode("latin-1")
             assert _found(PERSONAL, stored) == list(PERSONAL)
+        else:
+            assert _found(PERSONAL, _reachable(store_url)) == list(PERSONAL)
         run("case", "erase", CASE, "--reason", "retention period ended", "--store", store_url)
         rows = _rows(store_url)
         if reader is not None:
@@ -174,6 +245,10 @@ def test_erasure_leaves_nothing_of_the_case_readable(store_url: str, tmp_path: P
             assert raw.get("store.sqlite-wal", b"") == b""  # checkpointed and emptied
             for name, content in raw.items():
                 assert _found(PERSONAL, content.decode("latin-1")) == [], name
+            # The pages the case held are free now, and hold none of it (secure_delete).
+            free = _free_pages(Path(str(make_url(store_url).database)))
+            assert len(free) >= 2
+            assert _found(PERSONAL, b"".join(free).decode("latin-1")) == []
             # The case id is the one identifier kept: in the erasure record and the log.
             assert CASE.encode() in raw["store.sqlite"]
     assert _found(PERSONAL, json.dumps(rows)) == []
@@ -184,6 +259,7 @@ def test_erasure_leaves_nothing_of_the_case_readable(store_url: str, tmp_path: P
     assert all(rows[table] == [] for table in ERASED_TABLES)
     if backend() == "postgresql":
         assert _vacuumed(store_url) == dict.fromkeys(ERASED_TABLES, (0, True))
+        assert _found(PERSONAL, _reachable(store_url)) == []
 
 
 def test_a_case_erased_within_a_batch_is_reclaimed_when_the_batch_commits(

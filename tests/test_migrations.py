@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner, Result
-from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy import Connection, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine as SQLAlchemyEngine
 from sqlalchemy.exc import DatabaseError
 
@@ -42,27 +43,31 @@ def sql(store_url: str) -> Iterator[Connection]:
     engine.dispose()
 
 
-def older_than(url: str, head: str) -> str:
+#: The revision after this code's: what a later version of risk-triggers would have.
+NEXT = f"{int(HEAD_REVISION) + 1:04d}"
+
+
+def older_than(url: str, revision: str, head: str) -> str:
     return (
-        f"the store {url!r} has schema revision 0001, older than this version of risk-triggers"
-        f" expects ({head}): back up the database, then run:"
+        f"the store {url!r} has schema revision {revision}, older than this version of"
+        f" risk-triggers expects ({head}): back up the database, then run:"
         f" triggers db upgrade --store {shlex.quote(url)}"
     )
 
 
-def with_revision_0002(root: Path, monkeypatch: pytest.MonkeyPatch, upgrade: str) -> None:
-    """Make the code a later version: its migrations plus a revision 0002, now its head."""
+def with_next_revision(root: Path, monkeypatch: pytest.MonkeyPatch, upgrade: str) -> None:
+    """Make the code a later version: its migrations plus revision NEXT, now its head."""
     migrations = root / "migrations"
     shutil.copytree(
         triggers.store.schema._MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (migrations / "versions" / "0002_notes.py").write_text(
+    (migrations / "versions" / f"{NEXT}_notes.py").write_text(
         "import sqlalchemy as sa\nfrom alembic import op\n\n"
-        'revision = "0002"\ndown_revision = "0001"\n\n\n'
+        f'revision = "{NEXT}"\ndown_revision = "{HEAD_REVISION}"\n\n\n'
         f"def upgrade():\n{textwrap.indent(textwrap.dedent(upgrade), '    ')}"
     )
     monkeypatch.setattr(triggers.store.schema, "_MIGRATIONS", migrations)
-    monkeypatch.setattr(triggers.store.schema, "HEAD_REVISION", "0002")
+    monkeypatch.setattr(triggers.store.schema, "HEAD_REVISION", NEXT)
 
 
 NOTES_TABLE = 'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True))'
@@ -72,6 +77,53 @@ def store_mr_a(url: str, engine: Engine) -> None:
     (case,) = load_chronologies(MR_A)
     with Store(url) as store:
         store.save(engine.replay(case))
+        ids = [alert.id for alert in store.alerts(reason="review")]
+        store.acknowledge(ids[0], note="seen", reason="supervision")
+
+
+#: What revision 0002 added: the audit log's hash chain.
+CHAIN = ("prev_hash", "hash")
+
+
+def at_revision_0001(url: str, source: str) -> None:
+    """Make `url` a store at revision 0001 holding what the store `source` holds (its
+    audit log without the hash chain): as risk-triggers before revision 0002 wrote it."""
+    target = create_engine(url)
+    origin = create_engine(source)
+    try:
+        with target.begin() as connection, origin.connect() as reading:
+            command.upgrade(triggers.store.schema._config(connection), "0001")
+            for table in Base.metadata.sorted_tables:
+                columns = [c for c in table.columns if c.name not in CHAIN]
+                rows = [dict(row) for row in reading.execute(select(*columns)).mappings()]
+                if rows:
+                    connection.execute(table.insert(), rows)
+                if (
+                    connection.dialect.name == "postgresql"
+                    and table.autoincrement_column is not None
+                ):
+                    connection.execute(
+                        text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), :n)"),
+                        {"n": max([row["id"] for row in rows], default=0) + 1},
+                    )
+    finally:
+        target.dispose()
+        origin.dispose()
+
+
+def chain_of(url: str) -> list[tuple[int, str, str]]:
+    """Each audit entry's id, previous hash and hash."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.execute(
+                    text("SELECT id, prev_hash, hash FROM audit_log ORDER BY id")
+                )
+            ]
+    finally:
+        engine.dispose()
 
 
 def test_the_head_revision_is_the_newest_migration() -> None:
@@ -96,8 +148,9 @@ def test_the_audit_log_is_append_only_after_migration(store_url: str, sql: Conne
     upgrade_schema(store_url)
     sql.execute(
         text(
-            "INSERT INTO audit_log (at, actor, activity, operation, alert_ids, details)"
-            " VALUES ('2020-01-01 00:00:00', 'a', 'collection', 'replay', '[]', '{}')"
+            "INSERT INTO audit_log (at, actor, activity, operation, alert_ids, details,"
+            " prev_hash, hash) VALUES ('2020-01-01 00:00:00', 'a', 'collection', 'replay',"
+            " '[]', '{}', 'p', 'h')"
         )
     )
     statements = ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"]
@@ -122,7 +175,34 @@ def test_opening_an_up_to_date_store_costs_one_query(store_url: str) -> None:
     finally:
         event.remove(SQLAlchemyEngine, "before_cursor_execute", record)
     queries = [s for s in seen if not s.startswith("BEGIN")]  # SQLite's BEGIN IMMEDIATE
-    assert queries == ["SELECT version_num FROM alembic_version"]
+    # The schema's revision, then the audit log's triggers.
+    assert queries[0] == "SELECT version_num FROM alembic_version"
+    assert len(queries) == 2
+    assert "audit_log" in queries[1]
+
+
+def at_once(code: str, url: str, count: int) -> None:
+    """Run Python `code` in `count` processes released together, once each has imported and
+    set up (printed "ready"); `sys.argv[1]` is `url`. Fails with their errors if any fails."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    errors = [process.communicate(timeout=300)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * count, errors
 
 
 def test_processes_opening_a_new_store_at_once_all_succeed(store_url: str) -> None:
@@ -131,25 +211,7 @@ def test_processes_opening_a_new_store_at_once_all_succeed(store_url: str) -> No
         "import sys; from triggers import Store; print('ready', flush=True);"
         " sys.stdin.readline(); Store(sys.argv[1]).close()"
     )
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, store_url],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    for process in processes:
-        assert process.stdout is not None and process.stdout.readline() == "ready\n"
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    errors = [process.communicate(timeout=120)[1] for process in processes]
-    assert [process.returncode for process in processes] == [0] * 4, errors
+    at_once(code, store_url, 4)
     assert schema_revision(store_url) == HEAD_REVISION
 
 
@@ -157,44 +219,72 @@ def test_an_older_revision_is_refused_until_db_upgrade(
     store_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store_mr_a(store_url, engine)
-    with_revision_0002(tmp_path, monkeypatch, NOTES_TABLE)
+    with_next_revision(tmp_path, monkeypatch, NOTES_TABLE)
+    older = older_than(store_url, HEAD_REVISION, NEXT)
     with pytest.raises(SchemaError) as refused:
         Store(store_url)
-    assert str(refused.value) == older_than(store_url, "0002")
+    assert str(refused.value) == older
     status = run("db", "status", "--store", store_url)
     assert status.exit_code == 1
-    assert status.stderr == f"error: {older_than(store_url, '0002')}\n"
+    assert status.stderr == f"error: {older}\n"
 
     upgraded = run("db", "upgrade", "--store", store_url)
     assert upgraded.exit_code == 0, upgraded.stderr
-    assert upgraded.stderr == "schema revision 0001 → 0002\n"
+    assert upgraded.stderr == f"schema revision {HEAD_REVISION} → {NEXT}\n"
     with Store(store_url) as store:
         assert store.counts()["alerts"] == 29
-    assert run("db", "status", "--store", store_url).stdout == "schema revision 0002: up to date\n"
+    assert (
+        run("db", "status", "--store", store_url).stdout == f"schema revision {NEXT}: up to date\n"
+    )
     again = run("db", "upgrade", "--store", store_url)
     assert (again.exit_code, again.stderr) == (
         0,
-        "schema revision 0002: already up to date, nothing to do\n",
+        f"schema revision {NEXT}: already up to date, nothing to do\n",
     )
+
+
+def test_a_store_at_revision_0001_gets_its_audit_chain_on_upgrade(
+    store_url: str, engine: Engine, tmp_path: Path, sql: Connection
+) -> None:
+    # The same store written by this version: the chain the upgrade must compute.
+    written = f"sqlite:///{tmp_path / 'written.sqlite'}"
+    store_mr_a(written, engine)
+    at_revision_0001(store_url, written)
+    with pytest.raises(SchemaError) as refused:
+        Store(store_url)
+    assert str(refused.value) == older_than(store_url, "0001", HEAD_REVISION)
+
+    result = run("db", "upgrade", "--store", store_url)
+    assert (result.exit_code, result.stderr) == (0, f"schema revision 0001 → {HEAD_REVISION}\n")
+    assert chain_of(store_url) == chain_of(written)
+    assert len(chain_of(store_url)) == 3  # replay, alerts list, acknowledge
+    assert compare_metadata(MigrationContext.configure(sql), Base.metadata) == []
+    verified = run("audit", "verify", "--store", store_url)
+    assert (verified.exit_code, verified.stdout) == (0, "audit log intact: 3 entries\n")
+    with Store(store_url) as store:  # and it goes on from there
+        store.log("consultation", "test", reason=None, details={})
+    assert run("audit", "verify", "--store", store_url).stdout == "audit log intact: 4 entries\n"
 
 
 def test_a_failed_migration_changes_nothing(
     store_url: str, sql: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     upgrade_schema(store_url)
-    with_revision_0002(tmp_path, monkeypatch, f"{NOTES_TABLE}\nraise RuntimeError('boom')")
+    with_next_revision(tmp_path, monkeypatch, f"{NOTES_TABLE}\nraise RuntimeError('boom')")
     result = run("db", "upgrade", "--store", store_url)
     assert result.exit_code == 1
     assert result.stderr == f"error: cannot upgrade the store {store_url!r}: boom\n"
     assert "notes" not in inspect(sql).get_table_names()
-    with pytest.raises(SchemaError, match="has schema revision 0001, older"):
+    with pytest.raises(SchemaError, match=f"has schema revision {HEAD_REVISION}, older"):
         schema_revision(store_url)
 
 
 def test_a_store_from_before_migrations_is_refused_then_adopted(
-    store_url: str, engine: Engine, sql: Connection
+    store_url: str, engine: Engine, sql: Connection, tmp_path: Path
 ) -> None:
-    store_mr_a(store_url, engine)
+    written = f"sqlite:///{tmp_path / 'written.sqlite'}"
+    store_mr_a(written, engine)
+    at_revision_0001(store_url, written)
     sql.execute(text("DROP TABLE alembic_version"))  # as risk-triggers left it before migrations
     with pytest.raises(SchemaError) as refused:
         Store(store_url)
@@ -206,8 +296,9 @@ def test_a_store_from_before_migrations_is_refused_then_adopted(
     )
     result = run("db", "upgrade", "--store", store_url)
     assert (result.exit_code, result.stderr) == (0, f"schema revision none → {HEAD_REVISION}\n")
+    assert chain_of(store_url) == chain_of(written)
     with Store(store_url) as store:
-        assert store.counts() == {"cases": 1, "events": 26, "alerts": 29, "audit": 1}
+        assert store.counts() == {"cases": 1, "events": 26, "alerts": 29, "audit": 3}
 
 
 def test_an_early_development_layout_is_not_adopted(store_url: str, sql: Connection) -> None:
@@ -237,8 +328,8 @@ def test_a_newer_revision_is_refused(store_url: str, sql: Connection) -> None:
     with pytest.raises(SchemaError) as refused:
         Store(store_url)
     assert str(refused.value) == newer
-    for command in ("upgrade", "status"):
-        result = run("db", command, "--store", store_url)
+    for name in ("upgrade", "status"):
+        result = run("db", name, "--store", store_url)
         assert (result.exit_code, result.stderr) == (1, f"error: {newer}\n")
     assert sql.scalar(text("SELECT version_num FROM alembic_version")) == "0999"
 

@@ -22,6 +22,7 @@ from triggers._lazy import lazy_names as _lazy_names
 from triggers.engine import Backend, CaseResult, Engine, ReferenceEngine, load_rules
 from triggers.errors import (
     ActionError,
+    AuditLogError,
     ChronologyError,
     ClusterError,
     EngineError,
@@ -84,6 +85,7 @@ __all__ = [
     "AlertPattern",
     "AlertStatus",
     "AuditEntry",
+    "AuditLogError",
     "Backend",
     "CaseResult",
     "CaseState",

@@ -10,6 +10,7 @@ TriggersError
 ├── ClusterError          a Dask cluster could not be used: Dask missing, unreachable, lost
 └── StoreError            the store could not be read or written
     ├── SchemaError       the database's schema is older or newer than this code
+    ├── AuditLogError     the audit log lost a guard trigger, or its hash chain is broken
     ├── NotFoundError     no such alert, case or rule-set version in the store
     ├── LifecycleError    an alert cannot make that move (e.g. resolving a dismissed one)
     └── ReasonRequiredError  the deployment requires a justification that was not given
@@ -27,6 +28,7 @@ from triggers.limits import MAX_SUGGESTED_LENGTH
 
 __all__ = [
     "ActionError",
+    "AuditLogError",
     "ChronologyError",
     "ClusterError",
     "EngineError",
@@ -174,6 +176,19 @@ _SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 60
 
 class SchemaError(StoreError):
     """The database's schema is older or newer than this version of risk-triggers."""
+
+
+class AuditLogError(StoreError):
+    """The audit log is not as risk-triggers keeps it.
+
+    Either a trigger that keeps it append-only is missing, altered or disabled
+    (`entry` is None), or its hash chain is broken at entry `entry`, the first whose
+    content or link to the entry before it is not what was written.
+    """
+
+    def __init__(self, message: str, entry: int | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 class NotFoundError(StoreError):

@@ -1,4 +1,4 @@
-"""`triggers alerts ...`, `explain`, `audit` and `case erase`: acting on stored alerts and cases."""
+"""`triggers alerts ...`, `explain` and `case erase`: acting on stored alerts and cases."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from triggers.cli.app import cli
-from triggers.cli.options import ALERT_ID, by_option, date, reason_option, store_option
+from triggers.cli.options import ALERT_ID, by_option, reason_option, store_option
 from triggers.cli.render import ALERT_COLUMNS, alert_record, alert_text, safe, stderr, stdout
 from triggers.cli.replay import open_store
 from triggers.models.alerts import ALERT_STATUSES, AlertStatus, Move
 
-__all__ = ["alerts", "audit", "case", "explain_command"]
+__all__ = ["alerts", "case", "explain_command"]
 
 
 @cli.group()
@@ -160,50 +160,6 @@ def explain_command(
         out = stdout()
         for line in explanation.lines():
             out.print(escape(line))
-
-
-@cli.command()
-@click.option("--case", "case", metavar="CASE", help="Only entries about this case.")
-@click.option("--actor", "actor", metavar="NAME", help="Only entries by this actor.")
-@click.option("--since", "since", metavar="DATE", callback=date, help="Only entries from DATE on.")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for reading; json to export.",
-)
-@store_option
-def audit(
-    case: str | None,
-    actor: str | None,
-    since: datetime | None,
-    output: str,
-    store: str | None,
-) -> None:
-    """Read the audit log: who collected, consulted, altered or erased case data, and why."""
-    with open_store(store, None) as database:
-        entries = database.audit(case=case, actor=actor, since=since)
-    if output == "json":
-        click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
-        return
-    table = Table(
-        title="audit log", caption=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
-    )
-    for column in ("when (UTC)", "actor", "activity", "operation", "case", "alerts", "reason"):
-        table.add_column(column)
-    for entry in entries:
-        table.add_row(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}",
-            escape(entry.actor),
-            entry.activity,
-            escape(entry.operation),
-            escape(entry.case or ""),
-            ", ".join(str(a) for a in entry.alerts),
-            escape(entry.justification or ""),
-        )
-    stdout().print(table)
 
 
 @cli.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from triggers.cli.app import cli
 from triggers.cli.options import store_option
@@ -18,22 +19,42 @@ def db() -> None:
 
 @db.command("upgrade")
 @store_option
-def db_upgrade(store: str | None) -> None:
+@click.option(
+    "--app-role",
+    "app_role",
+    metavar="ROLE",
+    help="PostgreSQL: leave ROLE, the application's, only SELECT and INSERT on the audit log.",
+)
+def db_upgrade(store: str | None, app_role: str | None) -> None:
     """Migrate the store's schema to this version of risk-triggers.
 
     Run it, after a backup, when a command says the store's schema is older than
     this version. The migration is one transaction: it completes or changes
     nothing. An empty database gets the whole schema; a store from before schema
-    migrations is checked and adopted. Prints the revisions from and to.
+    migrations is checked and adopted; triggers that keep the audit log append-only
+    are restored if missing or altered. Prints the revisions from and to.
+
+    On PostgreSQL, connect as the role that is to own the tables and give the
+    application's own role with --app-role: it may then read and add to the audit
+    log but not change, remove, truncate or unprotect it (see README, "A separate
+    owner role").
     """
     # Imported here: other commands start without Alembic.
-    from triggers.store.schema import upgrade_schema  # noqa: PLC0415
+    from triggers.store.schema import upgrade  # noqa: PLC0415
 
-    before, after = upgrade_schema(store)
-    if before == after:
-        stderr().print(f"schema revision {after}: already up to date, nothing to do")
-    else:
-        stderr().print(f"schema revision {before or 'none'} → {after}")
+    done = upgrade(store, app_role=app_role)
+    err = stderr()
+    if done.before == done.after and not done.restored:
+        err.print(f"schema revision {done.after}: already up to date, nothing to do")
+    elif done.before != done.after:
+        err.print(f"schema revision {done.before or 'none'} → {done.after}")
+    for problem in done.restored:
+        err.print(f"restored the audit log's protection, as {escape(problem)}")
+    if done.app_role is not None:
+        err.print(
+            f"role {escape(done.app_role)} may read the store and add to it; on the audit log"
+            " it may only SELECT and INSERT"
+        )
 
 
 @db.command("status")

@@ -2,10 +2,12 @@
 
 `settings` says where the store is and who acts (read without loading SQLAlchemy);
 `tables` defines the tables, `connection` connects (and shows URLs without their
-passwords), `schema` runs the migrations, `audit` keeps the audit log, `cases`
-writes one case in one transaction, `erasure` reclaims what an erased case held,
-and `store` holds the `Store`. The database modules load on first use, so that
-naming the store in a command line costs nothing.
+passwords), `schema` runs the migrations, `audit` keeps the audit log and its
+hash chain, `guards` the triggers that keep it append-only (and a PostgreSQL
+application role's privileges), `cases` writes one case in one transaction,
+`erasure` reclaims what an erased case held, and `store` holds the `Store`. The
+database modules load on first use, so that naming the store in a command line
+costs nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from triggers.store.settings import (
 )
 
 if TYPE_CHECKING:
+    from triggers.store.audit import AuditCheck, verify_audit
     from triggers.store.cases import CaseWriter, SaveSummary
     from triggers.store.schema import HEAD_REVISION, schema_revision, upgrade_schema
     from triggers.store.store import AlertBasis, ReplayedCase, Store
@@ -33,6 +36,7 @@ __all__ = [
     "REQUIRE_REASON_ENV",
     "STORE_ENV",
     "AlertBasis",
+    "AuditCheck",
     "CaseWriter",
     "ReplayedCase",
     "SaveSummary",
@@ -40,11 +44,13 @@ __all__ = [
     "schema_revision",
     "store_url",
     "upgrade_schema",
+    "verify_audit",
 ]
 
 #: Names loaded on first use, and the module of the package that defines each.
 _LAZY = {
     "AlertBasis": "triggers.store.store",
+    "AuditCheck": "triggers.store.audit",
     "CaseWriter": "triggers.store.cases",
     "HEAD_REVISION": "triggers.store.schema",
     "ReplayedCase": "triggers.store.store",
@@ -52,6 +58,7 @@ _LAZY = {
     "Store": "triggers.store.store",
     "schema_revision": "triggers.store.schema",
     "upgrade_schema": "triggers.store.schema",
+    "verify_audit": "triggers.store.audit",
 }
 
 

@@ -2,12 +2,15 @@
 
 A store opens only a database whose schema is this code's revision
 (`HEAD_REVISION`); it creates the schema in an empty database, and refuses an
-older or newer one, saying what to run (`triggers db upgrade`, `upgrade_schema`).
+older or newer one, saying what to run (`triggers db upgrade`, `upgrade_schema`),
+and one whose audit log has lost a trigger that keeps it append-only (`guards`),
+which `triggers db upgrade` restores.
 """
 
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -19,18 +22,26 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from triggers.errors import SchemaError, StoreError, TriggersError
+from triggers.store import guards
 from triggers.store.connection import connect, failure, masked, shown
 from triggers.store.settings import store_url
 from triggers.store.tables import Base
 
-__all__ = ["HEAD_REVISION", "open_schema", "schema_revision", "upgrade_schema"]
+__all__ = [
+    "HEAD_REVISION",
+    "Upgrade",
+    "open_schema",
+    "schema_revision",
+    "upgrade",
+    "upgrade_schema",
+]
 
 #: PostgreSQL advisory lock held while the tables are made ("triggers" in ASCII).
 _SCHEMA_LOCK = 0x7472696767657273
 
 #: The schema revision this version of risk-triggers reads and writes: the newest
 #: migration in triggers/migrations/versions (a test keeps the two in step).
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 #: The revision whose schema risk-triggers created before it had migrations.
 _BASELINE_REVISION = "0001"
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -96,39 +107,64 @@ def _refusal(url: str, state: _SchemaState, revision: str | None) -> SchemaError
 
 
 def open_schema(engine: Engine, url: str) -> None:
-    """Check that the schema is this code's (one query), creating it in an empty database."""
+    """Check that the schema is this code's and the audit log's triggers are in place (two
+    queries), creating the schema in an empty database."""
     with engine.connect() as connection:
         try:
             revisions = list(connection.scalars(text(f"SELECT version_num FROM {_VERSION_TABLE}")))
         except SQLAlchemyError:  # no version table: empty, or older; looked into below
             revisions = []
-    if revisions != [HEAD_REVISION]:
-        _migrate(engine, url, upgrade=False)
+        else:
+            if revisions == [HEAD_REVISION]:
+                guards.check(connection, url)
+                return
+    _migrate(engine, url, upgrade=False)
 
 
-def _migrate(engine: Engine, url: str, *, upgrade: bool) -> tuple[str | None, str]:
-    """Bring the schema to HEAD_REVISION in one transaction; returns (from, to) revisions.
+@dataclass(frozen=True)
+class Upgrade:
+    """What `upgrade` did: the revisions from (None: no schema) and to, the audit-log
+    triggers it restored (what was wrong with each), and the application role it set up."""
+
+    before: str | None
+    after: str
+    restored: tuple[str, ...] = ()
+    app_role: str | None = None
+
+
+def _migrate(engine: Engine, url: str, *, upgrade: bool, app_role: str | None = None) -> Upgrade:
+    """Bring the schema to HEAD_REVISION in one transaction.
 
     An empty database gets the whole schema. With `upgrade`, an older schema is
-    migrated, and one from before migrations is checked and adopted; otherwise
-    they are refused, as a newer schema always is.
+    migrated, one from before migrations is checked and adopted, and missing or
+    altered audit-log triggers are restored; otherwise they are refused, as a newer
+    schema always is. With `app_role`, that role is left only what the application
+    needs (`guards.check_app_role`, `guards.grant_app_role`).
     """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two processes opening a new database at once would both create its
             # tables; the second waits here and then finds them.
             connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        if app_role is not None:  # first: the owner may not even read another's tables
+            guards.check_app_role(connection, app_role, url)
         state, revision = _schema_state(connection)
-        if state == "current":
-            return revision, HEAD_REVISION
-        if state in ("newer", "foreign") or (state != "empty" and not upgrade):
+        restored: list[str] = []
+        if state in ("newer", "foreign") or (state not in ("empty", "current") and not upgrade):
             raise _refusal(url, state, revision)
-        config = _config(connection)
-        if state == "unversioned":
-            _check_baseline(connection, url)
-            command.stamp(config, _BASELINE_REVISION)
-        command.upgrade(config, HEAD_REVISION)
-    return revision, HEAD_REVISION
+        if state == "current":
+            restored = guards.problems(connection) if upgrade else []
+            if restored:
+                guards.install(connection)
+        else:
+            config = _config(connection)
+            if state == "unversioned":
+                _check_baseline(connection, url)
+                command.stamp(config, _BASELINE_REVISION)
+            command.upgrade(config, HEAD_REVISION)
+        if app_role is not None:
+            guards.grant_app_role(connection, app_role)
+    return Upgrade(revision, HEAD_REVISION, tuple(restored), app_role)
 
 
 def _layout(connection: Connection) -> dict[str, set[str]]:
@@ -172,13 +208,22 @@ def upgrade_schema(url: str | None = None) -> tuple[str | None, str]:
 
     One transaction: the migration completes or changes nothing. An empty database
     gets the whole schema (from None); a database from before migrations is checked
-    against the initial revision and adopted (from None). Raises `SchemaError` if
-    the schema is newer than this code, `StoreError` if the migration fails.
+    against the initial revision and adopted (from None). Missing or altered
+    audit-log triggers are restored. Raises `SchemaError` if the schema is newer
+    than this code, `StoreError` if the migration fails.
     """
+    done = upgrade(url)
+    return done.before, done.after
+
+
+def upgrade(url: str | None = None, *, app_role: str | None = None) -> Upgrade:
+    """`upgrade_schema`, saying which triggers it restored; on PostgreSQL, with `app_role`,
+    it also leaves that role only what the application needs (SELECT and INSERT on the
+    audit log), in the same transaction. The connecting role must own the tables."""
     url = store_url(url)
     engine = connect(url)
     try:
-        return _migrate(engine, url, upgrade=True)
+        return _migrate(engine, url, upgrade=True, app_role=app_role)
     except TriggersError:
         raise
     except SQLAlchemyError as error:
@@ -193,17 +238,20 @@ def upgrade_schema(url: str | None = None) -> tuple[str | None, str]:
         engine.dispose()
 
 
-def schema_revision(url: str | None = None) -> str | None:
+def schema_revision(url: str | None = None, *, check_guards: bool = True) -> str | None:
     """The store's schema revision: `HEAD_REVISION`, or None for an empty database.
 
     Raises `SchemaError`, saying what to run, if the schema is older or newer than
-    this code.
+    this code, and (unless `check_guards` is false) `AuditLogError` if a trigger that keeps
+    the audit log append-only is missing, altered or disabled.
     """
     url = store_url(url)
     engine = connect(url)
     try:
         with engine.connect() as connection:
             state, revision = _schema_state(connection)
+            if state == "current" and check_guards:
+                guards.check(connection, url)
     except SQLAlchemyError as error:
         raise StoreError(f"cannot open the store {shown(url)!r}: {failure(error, url)}") from None
     finally:

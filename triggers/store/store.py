@@ -133,6 +133,7 @@ class Store:
         self._erased_in_batch = False
         self._engine: Engine = connect(self._url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        audit.chain_on_commit(self._sessions)
         try:
             open_schema(self._engine, self._url)
         except (SQLAlchemyError, CommandError) as error:
@@ -170,7 +171,7 @@ class Store:
         """A transaction of its own, or within a `batch`, a savepoint of the batch's."""
         try:
             if self._batch is not None:
-                with self._batch.begin_nested():
+                with audit.savepoint(self._batch):
                     yield self._batch
                 return
             with self._sessions() as session, session.begin():
@@ -486,8 +487,8 @@ class Store:
                 alerts=[alert_id],
                 reason=reason,
                 # The note is case content: it stays in the alert's history, which an
-                # erasure removes, and never goes into the append-only log.
-                details={"status": target},
+                # erasure removes; the append-only log only says whether one was given.
+                details={"status": target, "note_given": bool(note and note.strip())},
             )
             session.flush()
             return _stored(row)

@@ -120,10 +120,12 @@ class StatusChangeRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-# The database itself refuses to change or remove an audit entry, through triggers
-# that the initial migration makes (triggers/migrations/versions/0001_initial.py).
+# The database itself refuses to change, remove or replace an audit entry, through
+# triggers (triggers/store/guards.py); each entry carries the hash of the one before
+# it (triggers/store/audit.py), and no two entries chain from the same one.
 class AuditRow(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_log_prev_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -135,6 +137,9 @@ class AuditRow(Base):
     alert_ids: Mapped[list[int]] = mapped_column(JSON)
     justification: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The previous entry's `hash` (the genesis value for the first), and this one's.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class ErasureRow(Base):
