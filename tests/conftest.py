@@ -102,6 +102,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def scratch_sqlite_url(tmp_path: Path) -> str:
+    """A SQLite store in a temporary file whatever the backend under test: for data a test
+    prepares to compare or copy from, never the store the test is about."""
+    return f"sqlite:///{tmp_path / 'scratch.sqlite'}"
+
+
+@pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     with Store(store_url) as opened:
         yield opened

@@ -79,7 +79,7 @@ def test_stores_on_temporary_paths_come_from_store_url() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            if node.name == "store_url" or any(
+            if node.name in ("store_url", "scratch_sqlite_url") or any(
                 "sqlite_only" in ast.unparse(decorator) for decorator in node.decorator_list
             ):
                 continue

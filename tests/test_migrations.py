@@ -244,10 +244,10 @@ def test_an_older_revision_is_refused_until_db_upgrade(
 
 
 def test_a_store_at_revision_0001_gets_its_audit_chain_on_upgrade(
-    store_url: str, engine: Engine, tmp_path: Path, sql: Connection
+    store_url: str, scratch_sqlite_url: str, engine: Engine, sql: Connection
 ) -> None:
     # The same store written by this version: the chain the upgrade must compute.
-    written = f"sqlite:///{tmp_path / 'written.sqlite'}"
+    written = scratch_sqlite_url
     store_mr_a(written, engine)
     at_revision_0001(store_url, written)
     with pytest.raises(SchemaError) as refused:
@@ -280,9 +280,9 @@ def test_a_failed_migration_changes_nothing(
 
 
 def test_a_store_from_before_migrations_is_refused_then_adopted(
-    store_url: str, engine: Engine, sql: Connection, tmp_path: Path
+    store_url: str, scratch_sqlite_url: str, engine: Engine, sql: Connection
 ) -> None:
-    written = f"sqlite:///{tmp_path / 'written.sqlite'}"
+    written = scratch_sqlite_url
     store_mr_a(written, engine)
     at_revision_0001(store_url, written)
     sql.execute(text("DROP TABLE alembic_version"))  # as risk-triggers left it before migrations

@@ -103,7 +103,7 @@ def test_the_replay_table_shows_rule_and_file_text_escaped(store_url: str, tmp_p
     rules.write_text(
         "rules:\n  - id: X1\n    title: t\n    learning: l\n"
         "    when: {event: strategy_meeting}\n"
-        '    then: [{action: notify_agency, params: {agency: "\\e]0;pwned\\a"}, reason: r}]\n'
+        '    then: [{action: notify_agency, params: {agency: "\\u202epwned"}, reason: r}]\n'
     )
     case = tmp_path / "case.json"
     case.write_text(
@@ -112,21 +112,22 @@ def test_the_replay_table_shows_rule_and_file_text_escaped(store_url: str, tmp_p
     )
     out, _ = run("replay", str(case), "--rules", str(rules), "--store", store_url)
     assert "c1 — \\u202e[bold]b[/bold]" in out
-    assert "⚑ notify_agency → \\x1b]0;pwned\\x07" in out
+    assert "⚑ notify_agency → \\u202epwned" in out
 
 
 def test_rules_list_shows_rule_text_escaped(tmp_path: Path) -> None:
+    # Control characters are refused in rule files; bidi overrides and markup are not.
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "rules:\n  - id: X1\n"
-        '    title: "\\e]0;pwned\\a\\u202e[bold]b\\x9b"\n'
-        '    learning: "\\e[2J cleared"\n'
+        '    title: "\\u202e[bold]b"\n'
+        '    learning: "\\u2066[red]cleared"\n'
         "    when: {event: strategy_meeting}\n"
         "    then: [{action: flag, reason: r}]\n"
     )
     out, _ = run("rules", "list", str(rules))
-    assert SHOWN in out
-    assert "\\x1b[2J cleared" in out
+    assert "\\u202e[bold]b" in out
+    assert "\\u2066[red]cleared" in out
 
 
 def test_file_names_and_file_content_in_errors_are_escaped(store_url: str, tmp_path: Path) -> None:
