@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 import triggers.limits
+import triggers.reading
 import triggers.spreadsheet
 from tests.conftest import EXAMPLES, MR_A, ROOT
-from triggers import ChronologyError, Engine, load_chronologies, parse_chronology
+from triggers import ChronologyError, Engine, load_chronologies, load_rules, parse_chronology
 from triggers.cli import cli
+from triggers.cluster import replay_on_cluster
 from triggers.mapping import ColumnMapping, load_mapping
+from triggers.parallel import FileReplay, replay_files
 from triggers.reading import chronology_files, load_cases, parse_cases
 from triggers.spreadsheet import sheet_date
 
@@ -444,3 +448,45 @@ def test_a_file_too_large_is_refused_before_it_is_read(tmp_path: Path) -> None:
     with pytest.raises(ChronologyError) as caught:
         load_cases(path)
     assert "too large" in messages(caught.value)[0]
+
+
+def _outcomes(outcomes: Iterable[FileReplay]) -> list[tuple[str, list[str], list[str]]]:
+    return [
+        (
+            Path(outcome.file).name,
+            [json.dumps(a.to_json()) for r in outcome.results for a in r.alerts],
+            messages(outcome.error) if isinstance(outcome.error, ChronologyError) else [],
+        )
+        for outcome in outcomes
+    ]
+
+
+def test_workers_and_a_cluster_read_csv_through_the_mapping_and_keep_the_good_rows(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "c.csv"
+    bad.write_text(twenty_rows())
+    files = [str(SHEET), str(bad), str(MR_A_CSV)]
+    rules, mapping = load_rules(), load_mapping(MAPPING)
+    one = _outcomes(replay_files(files, rules, workers=1, mapping=mapping))
+    assert [len(alerts) for _, alerts, _ in one] == [3, 0, 29]
+    assert one[1][2] == [m.replace("c.csv", str(bad)) for m in BAD_ROWS]
+    assert _outcomes(replay_files(files, rules, workers=2, mapping=mapping)) == one
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+    ) as cluster:
+        on_cluster = replay_on_cluster(
+            files, rules, address=cluster.scheduler_address, mapping=mapping
+        )
+        assert _outcomes(on_cluster) == one
+
+
+def test_csv_meets_the_limit_on_events_per_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(triggers.reading, "MAX_EVENTS_PER_CASE", 2)
+    rows = "".join(f"c,2011-01-0{day},strategy_meeting\n" for day in range(1, 4))
+    with pytest.raises(ChronologyError) as caught:
+        parse_cases("case,at,type\n" + rows, "c.csv")
+    assert messages(caught.value) == [
+        "c.csv:4: row 4: more than 2 events for case 'c': a case may hold at most 2"
+    ]
