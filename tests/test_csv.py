@@ -266,8 +266,7 @@ def test_a_row_is_numbered_as_the_spreadsheet_numbers_it_and_placed_at_its_line(
     assert loaded.skipped is not None
     assert messages(loaded.skipped) == [
         "c.csv:4: row 3, column 'at': invalid date '2011-13-01': expected an ISO 8601 date or"
-        " date-time, such as 2011-06-20 or 2011-06-20T14:30:00Z; or a UK day-first date such"
-        " as 20/06/2011"
+        " date-time, such as 2011-06-20 or 2011-06-20T14:30:00Z"
     ]
 
 
@@ -431,6 +430,16 @@ def test_csv_meets_the_limits_on_input(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_cases("case,at,type,note\n" + huge_cell, "c.csv")
     assert messages(caught.value) == [
         "c.csv:2: not readable as CSV: field larger than field limit (131072)"
+    ]
+    with pytest.raises(ChronologyError) as caught:
+        parse_cases("case,at,type" + ",x" * 998 + "\n", "c.csv")
+    assert messages(caught.value) == [
+        "c.csv:1: row 1: 1,001 columns: a CSV chronology may have at most 1,000"
+    ]
+    stray = parse_cases("case,at,type\nc,2011-01-01,strategy_meeting" + ",x" * 5000, "c.csv")
+    assert stray.skipped is not None
+    assert messages(stray.skipped) == [
+        "c.csv:2: row 2: cell 4 holds 'x' but has no header (and 4,999 more cells)"
     ]
     control = "c\x1b,2011-01-01,strategy_meeting,\n"
     loaded = parse_cases("case,at,type,note\n" + control, "c.csv")

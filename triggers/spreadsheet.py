@@ -23,10 +23,10 @@ from typing import Any
 
 from triggers._yaml import BOOLEANS
 from triggers.errors import ChronologyError, Problem, shown, suggest
-from triggers.limits import MAX_EVENTS_PER_FILE
+from triggers.limits import MAX_COLUMNS, MAX_EVENTS_PER_FILE
 from triggers.mapping import CASE_COLUMNS, COLUMNS, ColumnMapping, field_kind
 from triggers.models.events import EVENT_TYPES
-from triggers.models.times import parse_time
+from triggers.models.times import ISO_TIME, parse_time
 
 __all__ = ["LIST_SEPARATOR", "Row", "Sheet", "read_sheet", "sheet_date"]
 
@@ -58,9 +58,17 @@ class Sheet:
     problems: list[Problem] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
-    def problem(self, row: int, line: int, column: str | None, message: str) -> None:
+    def problem(
+        self,
+        row: int,
+        line: int,
+        column: str | None,
+        message: str,
+        suggestion: str | None = None,
+    ) -> None:
         """A problem with row `row`, in `column` (a contract name) if it is one cell's."""
-        self.problems.append(Problem(self.file, self.where(row, column), message, line))
+        where = self.where(row, column)
+        self.problems.append(Problem(self.file, where, message, line, suggestion=suggestion))
 
     def where(self, row: int, column: str | None = None) -> str:
         """A row, or one of its cells by the header the file gives its column."""
@@ -106,6 +114,8 @@ def sheet_date(text: str) -> str:
     day-first date (14/03/2011, 14/03/2011 10:30) is turned into ISO 8601 (a time is
     UTC, as an ISO 8601 time without an offset is).
     """
+    if ISO_TIME.fullmatch(text):
+        return text  # the event's validation reads it (and names a day that does not exist)
     uk = _UK.fullmatch(text)
     if uk is not None:
         day, month, year = (int(part) for part in uk.groups()[:3])
@@ -164,6 +174,17 @@ def _cell(kind: str, text: str) -> Any:
 
 def _columns(header: list[str], file: str, mapping: ColumnMapping) -> list[str | None]:
     """Each header cell's contract column (None: left out); raises `ChronologyError`."""
+    if len(header) > MAX_COLUMNS:
+        raise ChronologyError(
+            [
+                Problem(
+                    file,
+                    "row 1",
+                    f"{len(header):,} columns: a CSV chronology may have at most {MAX_COLUMNS:,}",
+                    1,
+                )
+            ]
+        )
     problems: list[Problem] = []
     columns: list[str | None] = []
     seen: dict[str, str] = {}
@@ -219,9 +240,8 @@ def read_sheet(text: str, file: str, mapping: ColumnMapping | None = None) -> Sh
             )
         header = [cell.strip() for cell in first]
         columns = _columns(header, file, mapping)
-        sheet = Sheet(
-            file, headers={c: h.strip() for c, h in zip(columns, header, strict=True) if c}
-        )
+        sheet = Sheet(file, headers={c: h for c, h in zip(columns, header, strict=True) if c})
+        layout = _Layout(header, columns, mapping)
         line = lines.line_num + 1
         for number, cells in enumerate(lines, start=2):
             if number - 1 > MAX_EVENTS_PER_FILE:
@@ -236,7 +256,7 @@ def read_sheet(text: str, file: str, mapping: ColumnMapping | None = None) -> Sh
                         )
                     ]
                 )
-            _row(sheet, _Layout(header, columns, mapping), cells, number, line)
+            _row(sheet, layout, cells, number, line)
             line = lines.line_num + 1
     except csv.Error as error:
         raise ChronologyError(
@@ -262,26 +282,24 @@ def _row(sheet: Sheet, layout: _Layout, cells: list[str], number: int, line: int
         return  # a blank row, as spreadsheets leave at the end
     found = len(sheet.problems)
     values: dict[str, str] = {}
+    stray: list[int] = []  # cells with a value but no header
     for index, cell in enumerate(cells):
         column = columns[index] if index < len(columns) else None
         if column is not None and cell:
             values[column] = mapping.value(column, cell)
         elif cell and (index >= len(columns) or not header[index]):
-            sheet.problem(
-                number, line, None, f"cell {index + 1} holds {shown(cell)} but has no header"
-            )
+            stray.append(index)
+    if stray:  # one problem a row, however many cells
+        more = f" (and {len(stray) - 1:,} more cells)" if len(stray) > 1 else ""
+        message = f"cell {stray[0] + 1} holds {shown(cells[stray[0]])} but has no header{more}"
+        sheet.problem(number, line, None, message)
     event_type = values.get("type")
     for name in _REQUIRED:
         if name not in values:
             sheet.problem(number, line, None, f"the {name!r} cell is empty")
     if event_type is not None and event_type not in EVENT_TYPES:
-        sheet.problem(
-            number,
-            line,
-            "type",
-            f"unknown event type {shown(event_type)}"
-            + (f" (did you mean {hint!r}?)" if (hint := suggest(event_type, EVENT_TYPES)) else ""),
-        )
+        message = f"unknown event type {shown(event_type)}"
+        sheet.problem(number, line, "type", message, suggest(event_type, EVENT_TYPES))
         event_type = None
     row: dict[str, Any] = {}
     for column, text in values.items():
