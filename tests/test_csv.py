@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
@@ -14,9 +15,10 @@ import triggers.reading
 import triggers.spreadsheet
 from tests.conftest import EXAMPLES, MR_A, ROOT
 from triggers import ChronologyError, Engine, load_chronologies, load_rules, parse_chronology
+from triggers._yaml import load_yaml
 from triggers.cli import cli
 from triggers.cluster import replay_on_cluster
-from triggers.mapping import ColumnMapping, load_mapping
+from triggers.mapping import ColumnMapping, load_mapping, mapping_schema
 from triggers.parallel import FileReplay, replay_files
 from triggers.reading import chronology_files, load_cases, parse_cases
 from triggers.spreadsheet import sheet_date
@@ -499,3 +501,14 @@ def test_csv_meets_the_limit_on_events_per_case(monkeypatch: pytest.MonkeyPatch)
     assert messages(caught.value) == [
         "c.csv:4: row 4: more than 2 events for case 'c': a case may hold at most 2"
     ]
+
+
+def test_the_mapping_schema_is_shipped_and_the_example_meets_it() -> None:
+    schema_file = ROOT / "docs" / "spreadsheet" / "mapping.schema.json"
+    assert json.loads(schema_file.read_text()) == mapping_schema()
+    validator = jsonschema.Draft202012Validator(mapping_schema())
+    located, problems = load_yaml(MAPPING.read_text(), str(MAPPING))
+    assert problems == []
+    validator.validate(located.data)
+    wrong = {"columns": {"Date": "when"}, "values": {"type": {"Pregnancy": "new_pregnacy"}}}
+    assert len(list(validator.iter_errors(wrong))) == 2

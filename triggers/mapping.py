@@ -29,6 +29,7 @@ __all__ = [
     "FieldKind",
     "field_kind",
     "load_mapping",
+    "mapping_schema",
 ]
 
 FieldKind = Literal["text", "boolean", "integer", "number", "list", "date"]
@@ -279,3 +280,51 @@ def _from_data(raw: Any, file: str, located: Located | None = None) -> ColumnMap
         reader.add(("ignore",), f"{header!r} is both mapped in 'columns' and ignored")
     reader.raise_if_any(ChronologyError)
     return mapping
+
+
+def _schema_value(text: str) -> str | int | bool:
+    """A contract value as YAML writes it in a mapping file."""
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if text.isdigit() else text
+
+
+def mapping_schema() -> dict[str, Any]:
+    """A JSON Schema of a mapping file, for editors (docs/spreadsheet/mapping.schema.json)."""
+    any_value = {"type": ["string", "integer", "boolean"]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "risk-triggers column mapping",
+        "description": "How a CSV chronology's own headers and values name the contract's"
+        " (docs/format.md, section 1.2).",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "columns": {
+                "description": "A header as the file writes it: the contract column it is.",
+                "type": "object",
+                "additionalProperties": {"enum": list(COLUMNS)},
+            },
+            "ignore": {
+                "description": "Headers of columns left out.",
+                "type": "array",
+                "items": {"type": "string"},
+            },
+            "values": {
+                "description": "Per contract column: a cell's text: the contract's value.",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    column: {
+                        "type": "object",
+                        "additionalProperties": (
+                            {"enum": [_schema_value(v) for v in _VALUES[column]]}
+                            if column in _VALUES
+                            else any_value
+                        ),
+                    }
+                    for column in COLUMNS
+                },
+            },
+        },
+    }
