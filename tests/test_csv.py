@@ -351,6 +351,13 @@ def test_a_mapping_maps_headers_and_values(store_url: str, engine: Engine) -> No
             ],
         ),
         (
+            "columns:\n  Worker:\n",
+            [
+                "map.yaml:2:10: columns.Worker: no column given: list a column to leave out"
+                " under 'ignore'"
+            ],
+        ),
+        (
             "columns:\n  Date: at\n  When: at\n",
             ["map.yaml:3:9: columns.When: 'at' is already the column 'Date'"],
         ),

@@ -174,6 +174,9 @@ class _MappingReader(ProblemCollector):
             name = self.text(header, path, "a header")
             if name is None:
                 continue
+            if target is None:
+                self.add(path, "no column given: list a column to leave out under 'ignore'")
+                continue
             if not isinstance(target, str) or target not in COLUMNS:
                 self.add(
                     path,
