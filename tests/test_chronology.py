@@ -219,7 +219,7 @@ def test_jsonl_errors_name_the_line() -> None:
         (
             "case.txt",
             "x",
-            "unsupported file type '.txt': expected one of .yaml, .yml, .json, .jsonl",
+            "unsupported file type '.txt': expected one of .yaml, .yml, .json, .jsonl, .csv",
         ),
         ("empty.yaml", "", "a chronology must be a mapping with 'case' and 'events', got nothing"),
     ],

@@ -46,12 +46,14 @@ PUBLIC_MODULES = {
     "errors",
     "generate",
     "limits",
+    "mapping",
     "models",
     "parallel",
     "pipeline",
     "reading",
     "rules",
     "ruletests",
+    "spreadsheet",
     "store",
 }
 
@@ -100,6 +102,8 @@ LAYERS = [
     "_yaml",
     "_json",
     "models",
+    "mapping",
+    "spreadsheet",
     "reading",
     "generate",
     "rules",

@@ -24,6 +24,7 @@ from triggers.errors import InputError, Problem
 from triggers.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_YAML_VALUES
 
 __all__ = [
+    "BOOLEANS",
     "KeyPath",
     "Located",
     "Position",
@@ -110,6 +111,8 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Nod
 def _key_value(node: yaml.ScalarNode) -> Any:
     if node.tag == _STR:
         return node.value
+    if node.tag == _BOOL:
+        return BOOLEANS.get(node.value, node.value)
     try:
         return yaml.SafeLoader("").construct_object(node)
     except Exception:  # a key that cannot be built names no path
@@ -149,8 +152,12 @@ class ProblemCollector:
         if self.located is not None and line is None:
             problem = self.located.problem(self.file, path, message, key=key, suggestion=suggestion)
         else:
-            problem = Problem(self.file, format_key_path(path), message, line, column, suggestion)
+            problem = Problem(self.file, self.where(path), message, line, column, suggestion)
         self.problems.append(problem)
+
+    def where(self, path: KeyPath) -> str:
+        """How a problem without a position in `located` names `path` (`events[3].at`)."""
+        return format_key_path(path)
 
     def extend(self, problems: Iterable[Problem]) -> None:
         """Problems found elsewhere, such as by a nested reader, kept as they are."""
@@ -187,6 +194,12 @@ def _mark(node: yaml.Node) -> Position:
 
 
 _STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
+#: The booleans of YAML 1.2's core schema. YAML 1.1 (PyYAML's) also reads yes, no, on,
+#: off and their capitals as booleans: `from_area: no` would silently be False.
+BOOLEANS = {
+    word: word.lower() == "true" for word in ("true", "True", "TRUE", "false", "False", "FALSE")
+}
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
@@ -253,6 +266,10 @@ class _Builder:
             # every other format: YAML's own timestamps also take forms the chronology
             # contract does not (2011-6-2, a space before the offset, nanoseconds cut off).
             return node.value
+        if node.tag == _BOOL:
+            # YAML 1.2: only true and false are booleans; yes, no, on, off are the words
+            # written (a text field takes them as text, a boolean one refuses them).
+            return BOOLEANS.get(node.value, node.value)
         # The loader's own constructor for the tag, without its bookkeeping for
         # nested objects (a scalar has none).
         constructor = self.constructors.get(node.tag)
@@ -277,11 +294,8 @@ class _Builder:
             return {}
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            # `on` is a word here, as in YAML 1.2 (`released` has a field `on`).
             key = self.build(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
-            if isinstance(key, bool) and key_node.value.lower() not in ("true", "false"):
-                # YAML 1.1 reads on, off, yes and no as booleans; as a key each is the word
-                # written (`released` has a field `on`).
-                key = key_node.value
             if not isinstance(key, str | int) or isinstance(key, bool):
                 self.problem(key_node, path, "mapping keys must be plain words")
                 continue

@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 from triggers.engine import CaseResult, Engine
 from triggers.errors import ChronologyError, ClusterError, EngineError, TriggersError
+from triggers.mapping import ColumnMapping
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
 from triggers.parallel import ABORT_ENV, FileReplay, abort_if_asked
-from triggers.reading import load_chronologies, parse_chronology
+from triggers.reading import load_chronologies, parse_cases
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.loader import rules_from_texts
 
@@ -95,6 +96,8 @@ def _replay_batch(
     items: Sequence[_Item],
     until: datetime | None,
     abort: str | None,
+    *,
+    mapping: ColumnMapping | None = None,
 ) -> list[_Outcome]:
     """A task: replay each file's text; ("done", cases) or ("error", TriggersError) each."""
     try:
@@ -105,7 +108,8 @@ def _replay_batch(
     for index, file, text in items:
         try:
             cases: list[tuple[Chronology, tuple[Alert, ...]]] = []
-            for chronology in parse_chronology(text, file):
+            loaded = parse_cases(text, file, mapping=mapping)
+            for chronology in loaded.chronologies:
                 # The setting travels with the task: a cluster's worker does not
                 # inherit the client's environment.
                 abort_if_asked(chronology.case, abort)
@@ -113,7 +117,7 @@ def _replay_batch(
         except TriggersError as error:
             outcomes.append((index, "error", error))
         else:
-            outcomes.append((index, "done", cases))
+            outcomes.append((index, "done", (cases, loaded.skipped)))
     return outcomes
 
 
@@ -188,12 +192,14 @@ def replay_on_cluster(
     until: datetime | None = None,
     batch: int | None = None,
     timeout: float | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> Iterator[FileReplay]:
     """Replay each file's cases with `rules` on the Dask cluster whose scheduler is at
     `address`; yields one outcome per file, in file order (as `replay_files` does).
 
     `batch` is how many files a task replays (default: by the corpus and the cluster's
     size, at most 32); `timeout` how long to wait for the scheduler (default 10 s).
+    CSV files' headers are read through `mapping`.
     Raises `ClusterError` if Dask is not installed or the cluster cannot be reached or
     is lost.
     """
@@ -204,7 +210,13 @@ def replay_on_cluster(
         client = _connect(address, CONNECT_TIMEOUT if timeout is None else timeout)
         try:
             yield from _Run(
-                client=client, address=address, files=files, rules=rules, until=until, batch=batch
+                client=client,
+                address=address,
+                files=files,
+                rules=rules,
+                until=until,
+                batch=batch,
+                mapping=mapping,
             ).run()
         finally:
             with contextlib.suppress(Exception):  # a lost scheduler has been reported already
@@ -242,8 +254,10 @@ class _Run:
         rules: CompiledRuleSet,
         until: datetime | None,
         batch: int | None,
+        mapping: ColumnMapping | None,
     ) -> None:
         self.client = client
+        self.mapping = mapping
         self.address = address
         self.files = files
         self.rules = rules
@@ -335,6 +349,7 @@ class _Run:
             items,
             self.until,
             self.abort,
+            mapping=self.mapping,
             key=f"triggers-replay-{self.token}-{next(self.keys)}",
             pure=False,
         )
@@ -364,19 +379,21 @@ class _Run:
         file = self.files[index]
         if kind == "error":
             return FileReplay(file, error=payload)
+        cases, skipped = payload
         return FileReplay(
             file,
             tuple(
                 CaseResult(chronology, self.rules.version, alerts, self.rules, self.until)
-                for chronology, alerts in payload
+                for chronology, alerts in cases
             ),
+            skipped,
         )
 
     def _failed(self, index: int, failure: BaseException | None) -> EngineError:
         """The error for a file whose task failed twice, naming its case if it has one."""
         file = self.files[index]
         try:
-            cases = [c.case for c in parse_chronology(self.texts[index], file)]
+            cases = [c.case for c in parse_cases(self.texts[index], file, mapping=self.mapping)[0]]
         except TriggersError:
             cases = []
         where = (

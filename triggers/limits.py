@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "MAX_COLUMNS",
     "MAX_DEPTH",
     "MAX_EVENTS_PER_CASE",
     "MAX_EVENTS_PER_FILE",
@@ -47,6 +48,8 @@ MAX_LIST_ITEMS = 100
 MAX_EVENTS_PER_CASE = 10_000
 #: Events in one file (a JSONL feed holds many cases).
 MAX_EVENTS_PER_FILE = 100_000
+#: Columns in a CSV chronology (the contract has about 60; the rest are left out).
+MAX_COLUMNS = 1_000
 #: Outcomes in one case.
 MAX_OUTCOMES_PER_CASE = 1_000
 #: Levels of nested mappings and lists in a YAML or JSON document.

@@ -27,9 +27,10 @@ from typing import Any
 
 from triggers.engine import CaseResult, Engine
 from triggers.errors import EngineError, TriggersError
+from triggers.mapping import ColumnMapping
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Chronology
-from triggers.reading import load_chronologies
+from triggers.reading import load_cases
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.rules.loader import rules_from_texts
 
@@ -49,7 +50,8 @@ _QUEUED = 2
 
 @dataclass(frozen=True)
 class FileReplay:
-    """One file replayed: its cases' results, or why it failed (`error`)."""
+    """One file replayed: its cases' results, and why it failed (`error`): then the
+    results are empty, unless only some of a CSV file's rows were left out."""
 
     file: str
     results: tuple[CaseResult, ...] = ()
@@ -71,18 +73,21 @@ def abort_if_asked(case: str, setting: str | None) -> None:
 
 
 def _replay_file(
-    engine: Engine, file: str, until: datetime | None, announce: Any
-) -> list[tuple[Chronology, tuple[Alert, ...]]]:
+    engine: Engine, file: str, until: datetime | None, mapping: ColumnMapping | None, announce: Any
+) -> tuple[list[tuple[Chronology, tuple[Alert, ...]]], TriggersError | None]:
     cases = []
-    for chronology in load_chronologies(file):
+    loaded = load_cases(file, mapping)
+    for chronology in loaded.chronologies:
         announce(chronology.case)
         abort_if_asked(chronology.case, os.environ.get(ABORT_ENV))
         cases.append((chronology, engine.replay(chronology, until).alerts))
-    return cases
+    return cases, loaded.skipped
 
 
-def _work(connection: Connection, rule_files: Sequence[tuple[str, str]]) -> None:
-    """A worker: one engine, then files until told to stop (None)."""
+def _work(
+    connection: Connection, rule_files: Sequence[tuple[str, str]], mapping: ColumnMapping | None
+) -> None:
+    """A worker: one engine, then files (CSV read through `mapping`) until told to stop."""
     engine = Engine(rules_from_texts(rule_files))
     gc.freeze()  # as the command's own process does (`triggers.cli.app.main`)
     while True:
@@ -92,7 +97,11 @@ def _work(connection: Connection, rule_files: Sequence[tuple[str, str]]) -> None
         index, file, until = task
         try:
             cases = _replay_file(
-                engine, file, until, lambda case, at=index: connection.send(("case", at, case))
+                engine,
+                file,
+                until,
+                mapping,
+                lambda case, at=index: connection.send(("case", at, case)),
             )
         except TriggersError as error:
             connection.send(("error", index, error))
@@ -104,11 +113,13 @@ class _Worker:
     """A worker process, the connection to it, and the files it has been given (the
     first is the one it is replaying, the others wait in its pipe)."""
 
-    def __init__(self, rule_files: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, rule_files: Sequence[tuple[str, str]], mapping: ColumnMapping | None
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, theirs = context.Pipe()
         self.process: BaseProcess = context.Process(
-            target=_work, args=(theirs, rule_files), daemon=True
+            target=_work, args=(theirs, rule_files, mapping), daemon=True
         )
         self.process.start()
         theirs.close()
@@ -148,11 +159,11 @@ def _outcome(
     kind, _, payload = message
     if kind == "error":
         return FileReplay(file, error=payload)
+    cases, skipped = payload
     results = tuple(
-        CaseResult(chronology, rules.version, alerts, rules, until)
-        for chronology, alerts in payload
+        CaseResult(chronology, rules.version, alerts, rules, until) for chronology, alerts in cases
     )
-    return FileReplay(file, results)
+    return FileReplay(file, results, skipped)
 
 
 def replay_files(
@@ -161,25 +172,26 @@ def replay_files(
     *,
     until: datetime | None = None,
     workers: int = 1,
+    mapping: ColumnMapping | None = None,
 ) -> Iterator[FileReplay]:
     """Replay each file's cases with `rules`; yields one outcome per file, in file order.
 
     With one worker, or one file, the files are replayed here, in this process. With
     more, each worker process compiles the same rule files (the same version) and
-    replays one file at a time.
+    replays one file at a time. CSV files' headers are read through `mapping`; their
+    bad rows are left out, and reported as the file's `error`.
     """
     if min(workers, len(files)) <= 1:
         engine = Engine(rules)
         for file in files:
             try:
-                yield FileReplay(
-                    file,
-                    tuple(engine.replay(case, until) for case in load_chronologies(file)),
-                )
+                loaded = load_cases(file, mapping)
+                results = tuple(engine.replay(case, until) for case in loaded.chronologies)
+                yield FileReplay(file, results, loaded.skipped)
             except TriggersError as error:
                 yield FileReplay(file, error=error)
         return
-    yield from _Pool(files, rules, until, workers).run()
+    yield from _Pool(files, rules, until, workers, mapping).run()
 
 
 class _Pool:
@@ -191,10 +203,12 @@ class _Pool:
         rules: CompiledRuleSet,
         until: datetime | None,
         workers: int,
+        mapping: ColumnMapping | None,
     ) -> None:
         self.files = files
         self.rules = rules
         self.until = until
+        self.mapping = mapping
         self.rule_files = tuple(zip(rules.files, rules.texts, strict=True))
         self.size = min(workers, len(files)) or 1
         self.pending: deque[int] = deque(range(len(files)))
@@ -202,7 +216,7 @@ class _Pool:
         self.done: dict[int, FileReplay] = {}
 
     def run(self) -> Iterator[FileReplay]:
-        workers = [_Worker(self.rule_files) for _ in range(self.size)]
+        workers = [_Worker(self.rule_files, self.mapping) for _ in range(self.size)]
         following = 0
         try:
             while following < len(self.files):
@@ -229,7 +243,7 @@ class _Pool:
         if worker.tasks:
             return worker  # it died busy: its sentinel says so, and `_collect` sees to it
         worker.stop()
-        return _Worker(self.rule_files)
+        return _Worker(self.rule_files, self.mapping)
 
     def _collect(self, workers: list[_Worker]) -> list[_Worker]:
         """Wait for a message or a death; returns the workers, dead ones replaced."""
@@ -249,7 +263,7 @@ class _Pool:
                 if worker.busy:
                     self._died(worker)
                 worker.stop()
-                replaced.append(_Worker(self.rule_files))
+                replaced.append(_Worker(self.rule_files, self.mapping))
             else:
                 replaced.append(worker)
         return replaced

@@ -1,8 +1,10 @@
-"""Reading chronology files: YAML, JSON and JSONL, told apart by their suffix.
+"""Reading chronology files: YAML, JSON, JSONL and CSV, told apart by their suffix.
 
 Reading reports every problem in a file at once, each with the file, the
 event's key path and, where the format has them, the line and column. The
-chronology itself (`triggers.models.chronology`) knows nothing of files.
+chronology itself (`triggers.models.chronology`) knows nothing of files. A CSV
+file's bad rows are each reported by row number; `load_cases` and `parse_cases`
+keep its good rows, where `load_chronologies` and `parse_chronology` fail the file.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import glob
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -37,19 +39,38 @@ from triggers.limits import (
     MAX_TEXT_LENGTH,
     check_text,
 )
+from triggers.mapping import ColumnMapping
 from triggers.models.chronology import Chronology, Outcome, with_event_ids
 from triggers.models.events import EVENT_MODELS, EVENT_TYPES, Event, event_adapter
+from triggers.spreadsheet import Row, Sheet, read_sheet
 
 __all__ = [
     "CHRONOLOGY_SUFFIXES",
+    "LoadedCases",
     "chronology_files",
     "chronology_from_data",
+    "load_cases",
     "load_chronologies",
+    "parse_cases",
     "parse_chronology",
     "read_chronology",
 ]
 
-CHRONOLOGY_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+CHRONOLOGY_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl", ".csv")
+
+
+class LoadedCases(NamedTuple):
+    """The cases read from a file, and the error for the rows of a CSV file that were
+    left out (None when every row was read)."""
+
+    chronologies: list[Chronology]
+    skipped: ChronologyError | None = None
+
+    def strictly(self) -> list[Chronology]:
+        """The cases, or `skipped` raised if any row was left out."""
+        if self.skipped is not None:
+            raise self.skipped
+        return self.chronologies
 
 
 class _Reader(ProblemCollector):
@@ -379,17 +400,30 @@ def _record(reader: _Reader, line: str, path: KeyPath, number: int) -> dict[str,
     return record
 
 
-def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Chronology]:
+def parse_chronology(
+    text: str, file: str, suffix: str | None = None, mapping: ColumnMapping | None = None
+) -> list[Chronology]:
     """Chronologies from the text of a file; `suffix` (default: the file's) picks the format.
 
-    A YAML or JSON file holds one case; a JSONL file one event a line, each with its `case`.
-    Raises `ChronologyError` with every problem found.
+    A YAML or JSON file holds one case; a JSONL file one event a line, each with its
+    `case`; a CSV file one event a row, each with its `case`, its headers read through
+    `mapping` if given. Raises `ChronologyError` with every problem found.
     """
+    return parse_cases(text, file, suffix, mapping).strictly()
+
+
+def parse_cases(
+    text: str, file: str, suffix: str | None = None, mapping: ColumnMapping | None = None
+) -> LoadedCases:
+    """As `parse_chronology`, but a CSV file's bad rows are left out, not the whole file:
+    they are reported in `skipped`. Any other problem raises `ChronologyError`."""
     kind = (suffix or Path(file).suffix).lower()
     if len(text) > MAX_FILE_BYTES:  # characters: at least as many bytes
         raise ChronologyError([Problem(file, "", too_big(len(text), "characters"))])
+    if kind == ".csv":
+        return _csv(file, read_sheet(text, file, mapping))
     if kind == ".jsonl":
-        return _jsonl(file, text)
+        return LoadedCases(_jsonl(file, text))
     if kind == ".json":
         try:
             raw, repeated = load_json(text)
@@ -408,12 +442,12 @@ def parse_chronology(text: str, file: str, suffix: str | None = None) -> list[Ch
                     for path, at, message in repeated.duplicate_keys()
                 ]
             )
-        return [_document(file, raw, JsonLocated(raw, text=text))]
+        return LoadedCases([_document(file, raw, JsonLocated(raw, text=text))])
     if kind in (".yaml", ".yml"):
         located, problems = load_yaml(text, file)
         if problems:
             raise ChronologyError(problems)
-        return [_document(file, located.data, located)]
+        return LoadedCases([_document(file, located.data, located)])
     raise ChronologyError(
         [
             Problem(
@@ -475,10 +509,83 @@ def chronology_from_data(data: Any, source: str = "<data>") -> Chronology:
     return _document(source, data, None)
 
 
-def load_chronologies(path: str | Path) -> list[Chronology]:
-    """Read a chronology file (YAML, JSON or JSONL); raises `ChronologyError` on any problem."""
-    file = str(path)
+def load_chronologies(path: str | Path, mapping: ColumnMapping | None = None) -> list[Chronology]:
+    """Read a chronology file (YAML, JSON, JSONL or CSV, its headers read through
+    `mapping`); raises `ChronologyError` on any problem."""
+    return load_cases(path, mapping).strictly()
+
+
+def load_cases(path: str | Path, mapping: ColumnMapping | None = None) -> LoadedCases:
+    """As `load_chronologies`, but a CSV file's bad rows are left out, not the whole file:
+    they are reported in `skipped`. Any other problem raises `ChronologyError`."""
     text = read_text(path, "chronology file")
     if isinstance(text, Problem):
         raise ChronologyError([text])
-    return parse_chronology(text, file)
+    return parse_cases(text, str(path), mapping=mapping)
+
+
+class _RowReader(_Reader):
+    """Places problems by CSV row: a key path is (row number, field)."""
+
+    def __init__(self, sheet: Sheet) -> None:
+        super().__init__(sheet.file)
+        self.sheet = sheet
+
+    def where(self, path: KeyPath) -> str:
+        return self.sheet.where(int(path[0]), str(path[1]) if len(path) > 1 else None)
+
+
+def _csv(file: str, sheet: Sheet) -> LoadedCases:
+    """The cases of a CSV file's rows; a row that is not a valid event is left out."""
+    reader = _RowReader(sheet)
+    cases: dict[str, list[tuple[Row, Event]]] = {}
+    about: dict[str, dict[str, tuple[str, int]]] = {}  # a case's title and subject, first row
+    for row in sheet.rows:
+        values = dict(row.values)
+        case, found = values.pop("case"), len(reader.problems)
+        given = {key: values.pop(key) for key in ("title", "subject") if key in values}
+        event = reader.event(values, (row.number,), line=row.line)
+        reader.text(case, (row.number, "case"), MAX_ID_LENGTH, line=row.line)
+        for key, value in given.items():
+            limit = MAX_TEXT_LENGTH if key == "title" else MAX_ID_LENGTH
+            first = about.setdefault(case, {}).get(key)
+            if first is not None and first[0] != value:
+                message = f"case {case!r} has the {key} {first[0]!r} (row {first[1]})"
+                reader.add((row.number, key), message, line=row.line)
+            reader.text(value, (row.number, key), limit, line=row.line)
+        if event is None or len(reader.problems) > found:
+            continue
+        for key, value in given.items():
+            about[case].setdefault(key, (value, row.number))
+        cases.setdefault(case, []).append((row, event))
+    chronologies = []
+    for case, rows in cases.items():
+        if len(rows) > MAX_EVENTS_PER_CASE:
+            raise ChronologyError(
+                [
+                    Problem(
+                        file,
+                        f"row {rows[MAX_EVENTS_PER_CASE][0].number}",
+                        f"more than {MAX_EVENTS_PER_CASE:,} events for case {case!r}: a case"
+                        f" may hold at most {MAX_EVENTS_PER_CASE:,}",
+                        rows[MAX_EVENTS_PER_CASE][0].line,
+                    )
+                ]
+            )
+        by_id: dict[str, tuple[int, Event]] = {}
+        events = []
+        for (row, _), event in zip(rows, with_event_ids(e for _, e in rows), strict=True):
+            assert event.id is not None  # assigned by with_event_ids
+            number, other = by_id.setdefault(event.id, (row.number, event))
+            if other != event:
+                message = f"event id {event.id!r} is already used by row {number}"
+                reader.add((row.number, "id"), message, line=row.line)
+            else:
+                events.append(event)
+        chronologies.append(Chronology(case=case, **_about(about.get(case, {})), events=events))
+    problems = sorted([*sheet.problems, *reader.problems], key=lambda p: p.line or 0)
+    return LoadedCases(chronologies, ChronologyError(problems) if problems else None)
+
+
+def _about(given: Mapping[str, tuple[str, int]]) -> dict[str, str]:
+    return {key: value for key, (value, _) in given.items()}

@@ -1,4 +1,5 @@
-"""Options several commands share: the store, who acts and why, the rules, dates."""
+"""Options several commands share: the store, who acts and why, the rules, dates, and
+the column mapping of CSV chronologies."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = [
     "by_option",
     "date",
     "limited_text",
+    "mapping_option",
     "reason_option",
     "rules_option",
     "store_option",
@@ -84,4 +86,12 @@ rules_option = click.option(
     metavar="PATH",
     type=click.Path(exists=True),
     help="Rule file or directory of rule files (default: the shipped rules).",
+)
+mapping_option = click.option(
+    "--mapping",
+    "mapping_path",
+    metavar="MAP.yaml",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read CSV chronologies' headers and values through this column mapping (README"
+    " 'Spreadsheet chronologies'); YAML, JSON and JSONL files are read as they are.",
 )

@@ -15,14 +15,22 @@ import click
 from rich.console import Console
 
 from triggers.cli.app import cli
-from triggers.cli.options import by_option, date, reason_option, rules_option, store_option
+from triggers.cli.options import (
+    by_option,
+    date,
+    mapping_option,
+    reason_option,
+    rules_option,
+    store_option,
+)
 from triggers.cli.render import progress, report_error, stderr, stdout, timeline
 from triggers.cluster import replay_on_cluster
 from triggers.engine import Engine, load_rules
 from triggers.errors import TriggersError
+from triggers.mapping import load_mapping
 from triggers.models import Alert
 from triggers.parallel import FileReplay, replay_files
-from triggers.reading import chronology_files, load_chronologies
+from triggers.reading import chronology_files, load_cases
 
 if TYPE_CHECKING:
     from triggers.store import SaveSummary, Store
@@ -90,6 +98,7 @@ class _JsonArray:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @rules_option
+@mapping_option
 @store_option
 @by_option
 @reason_option
@@ -134,6 +143,7 @@ def replay(
     *,
     paths: Sequence[str],
     rules_path: str | None,
+    mapping_path: str | None,
     store: str | None,
     by: str | None,
     reason: str | None,
@@ -144,15 +154,17 @@ def replay(
 ) -> None:
     """Replay case chronologies and show the alerts the rules raise.
 
-    Each PATH is a chronology file (.yaml, .yml, .json, or .jsonl with one event a
-    line), a directory (its chronology files, below it, in name order) or a quoted
-    glob pattern ('cases/**/*.yaml'). Events are evaluated in order of their time.
+    Each PATH is a chronology file (.yaml, .yml, .json, .jsonl with one event a
+    line, or .csv with one event a row), a directory (its chronology files, below
+    it, in name order) or a quoted glob pattern ('cases/**/*.yaml'). Events are
+    evaluated in order of their time.
     Files are replayed in worker processes (or on a Dask cluster, --cluster) and
     stored by this one, in the order given; a worker that crashes is replaced and
     its file tried once more. Events and
     alerts are stored; replaying a file again adds nothing already stored. A file
     with errors is reported and skipped; the others are still processed. Exits 1 if
-    any file failed.
+    any file failed. A CSV file's bad rows are reported by row number (the header is
+    row 1) and its good rows still replayed; the file counts as failed.
     """
     if cluster and workers is not None:
         if ctx.get_parameter_source("cluster") is not click.core.ParameterSource.ENVIRONMENT:
@@ -160,6 +172,7 @@ def replay(
         cluster = None  # --workers given here wins over $TRIGGERS_CLUSTER
     err = stderr()
     rules = load_rules(rules_path)
+    mapping = load_mapping(mapping_path) if mapping_path else None
     files = chronology_files(paths)
     count: Counter[str] = Counter()
     out = stdout()
@@ -171,8 +184,6 @@ def replay(
             # Many cases a transaction (each in a savepoint): one commit per batch.
             batch.close()
             batch.enter_context(database.batch())
-        if outcome.error is not None:
-            raise outcome.error
         for result in outcome.results:
             saved = database.save(result, reason=reason)
             count.update(
@@ -185,12 +196,16 @@ def replay(
                 array.add(result.alerts)
             else:
                 out.print(timeline(result))
+        if outcome.error is not None:  # after what was read: a CSV file's good rows
+            raise outcome.error
 
     with open_store(store, by) as database, ExitStack() as batch:
         outcomes = (
-            replay_on_cluster(files, rules, until=until, address=cluster)
+            replay_on_cluster(files, rules, until=until, address=cluster, mapping=mapping)
             if cluster
-            else replay_files(files, rules, until=until, workers=workers or os.cpu_count() or 1)
+            else replay_files(
+                files, rules, until=until, workers=workers or os.cpu_count() or 1, mapping=mapping
+            )
         )
         failed = _each_file(enumerate(outcomes), len(files), "replaying", err, store_file)
     if array is not None:
@@ -206,12 +221,15 @@ def replay(
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @rules_option
+@mapping_option
 @store_option
 @by_option
 @reason_option
 def ingest(
+    *,
     files: Sequence[str],
     rules_path: str | None,
+    mapping_path: str | None,
     store: str | None,
     by: str | None,
     reason: str | None,
@@ -221,16 +239,21 @@ def ingest(
     Each FILE is usually JSONL (one event a line, each with its case); any chronology
     format works. Events already stored change nothing; a late event re-evaluates its
     case and supersedes alerts the corrected history no longer raises. Exits 1 if any
-    file failed (the others are still ingested).
+    file failed (the others are still ingested); a CSV file's good rows are ingested
+    and its bad rows reported by row number.
     """
     from triggers.pipeline import ingest as ingest_cases  # noqa: PLC0415 -- see open_store
 
     err = stderr()
     engine = Engine(load_rules(rules_path))
+    mapping = load_mapping(mapping_path) if mapping_path else None
     saved: list[SaveSummary] = []
 
     def ingest_file(file: str) -> None:
-        saved.extend(ingest_cases(database, load_chronologies(file), engine, reason=reason))
+        loaded = load_cases(file, mapping)
+        saved.extend(ingest_cases(database, loaded.chronologies, engine, reason=reason))
+        if loaded.skipped is not None:
+            raise loaded.skipped
 
     with open_store(store, by) as database:
         failed = _each_file(files, len(files), "ingesting", err, ingest_file)
