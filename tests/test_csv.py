@@ -23,7 +23,7 @@ from triggers.parallel import FileReplay, replay_files
 from triggers.reading import chronology_files, load_cases, parse_cases
 from triggers.spreadsheet import sheet_date
 
-MR_A_CSV = EXAMPLES / "mr-a.csv"
+MR_A_CSV = ROOT / "docs" / "spreadsheet" / "mr-a.csv"
 SHEET = ROOT / "docs" / "spreadsheet" / "mr-c-bail.csv"
 MAPPING = ROOT / "docs" / "spreadsheet" / "mapping.yaml"
 HEADER = "case,at,type,source,offence,category,household_member,partner_has_children,note\n"
