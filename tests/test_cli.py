@@ -172,6 +172,7 @@ def test_the_command_tree() -> None:
         "generate",
         "ingest",
         "replay",
+        "report",
         "rules",
         "rules check",
         "rules list",
