@@ -214,6 +214,31 @@ def test_stored_cases_show_their_stored_alerts(store_url: str, tmp_path: Path) -
     )
 
 
+def test_a_chronology_with_problems_is_named_by_line_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import BROKEN_CHRONOLOGY
+
+    (tmp_path / "broken.yaml").write_text(BROKEN_CHRONOLOGY)
+    page = tmp_path / "report.html"
+    done = run("report", str(MR_A), str(tmp_path / "broken.yaml"), "--html", str(page))
+    assert done.exit_code == 1
+    assert f"{tmp_path / 'broken.yaml'}:4:11: events[0].type:" in done.stderr
+    assert f"{tmp_path / 'broken.yaml'}:8:9: events[2].at:" in done.stderr
+    assert not page.exists()
+
+
+def test_a_case_without_events_is_shown_as_such(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_text("case: empty-1\nevents: []\n")
+    page, picture = tmp_path / "report.html", tmp_path / "report.png"
+    done = run("report", str(tmp_path / "empty.yaml"), str(MR_A), "--html", str(page))
+    assert done.exit_code == 0, done.output
+    assert '<h2>empty-1</h2><p class="meta">0 event(s), 0 alert(s) · ' in page.read_text()
+    drawn = run("report", str(tmp_path / "empty.yaml"), "--png", str(picture))
+    assert drawn.exit_code == 0, drawn.output
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_an_output_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "report.html"
     done = run("report", str(MR_A), "--html", str(target))

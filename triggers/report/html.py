@@ -89,7 +89,10 @@ class _Scale:
 
 
 def _svg(timeline: CaseTimeline, first_number: int) -> str:
-    scale = _Scale(*timeline.span)
+    span = timeline.span
+    if span is None:
+        return '<p class="meta">no events</p>'
+    scale = _Scale(*span)
     marks = timeline.alerts
     xs = [scale(mark.alert.at) for mark in marks]
     rows = stack(xs, 2 * _MARKER + 2)
@@ -110,7 +113,7 @@ def _svg(timeline: CaseTimeline, first_number: int) -> str:
             f' height="{_LANE}"/><text class="lane-label" x="{_LEFT - 10}" y="{y + 4}">'
             f"{_e(lane)}</text>"
         )
-    for at, label in _ticks(*timeline.span):
+    for at, label in _ticks(*span):
         x = scale(at)
         if _LEFT <= x <= _WIDTH - _RIGHT:
             parts.append(
@@ -220,14 +223,15 @@ def _legend() -> str:
 
 def _case(timeline: CaseTimeline, index: int, first_number: int) -> str:
     title = f" — {timeline.title}" if timeline.title else ""
+    span = timeline.span
+    dates = f" · {_e(day(span[0]))} to {_e(day(span[1]))}" if span is not None else ""
     details = "".join(
         _detail(mark, number) for number, mark in enumerate(timeline.alerts, first_number)
     )
     return (
         f'<section class="case" id="case-{index}"><h2>{_e(timeline.case)}{_e(title)}</h2>'
         f'<p class="meta">{len(timeline.events)} event(s), {len(timeline.alerts)} alert(s)'
-        f" · {_e(day(timeline.span[0]))} to {_e(day(timeline.span[1]))} · {_e(timeline.origin)}"
-        f"</p>{_svg(timeline, first_number)}"
+        f"{dates} · {_e(timeline.origin)}</p>{_svg(timeline, first_number)}"
         f'<div class="details" aria-live="polite">{details}</div></section>'
     )
 
@@ -286,7 +290,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .badge.p-low,.badge.p-medium{color:#1d1d1f}
 ol.cases{columns:3;font-size:.9em}
 section.case{background:#fff;border:1px solid #ddd;border-radius:6px;margin:1.2em 0;
-padding:.6em 1em}
+padding:.6em 1em;scroll-margin-top:7em}
 .meta{color:#555;font-size:.85em;margin:.1em 0 .4em;overflow-wrap:anywhere}
 h2{overflow-wrap:anywhere}
 svg.timeline{width:100%;height:auto;display:block;font-size:12px}

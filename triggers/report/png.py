@@ -43,7 +43,10 @@ def require_matplotlib() -> None:
 
 def _rows(timeline: CaseTimeline) -> list[int]:
     """A row for each alert so that alerts close in time sit one above the other."""
-    start, end = timeline.span
+    span = timeline.span
+    if span is None:
+        return []
+    start, end = span
     return stack([(m.alert.at - start) / (end - start) for m in timeline.alerts], _GAP)
 
 
@@ -82,6 +85,7 @@ def _draw(axes: Axes, timeline: CaseTimeline) -> None:
     axes.axhline(-0.5, color="#999", linewidth=0.6)
     axes.set_yticks([0.25 + 0.2 * (alert_rows - 1), *y_of.values()], ["alerts", *lanes], fontsize=8)
     axes.set_ylim(-len(lanes) - 0.6, 0.25 + 0.4 * (alert_rows - 1) + 0.45)
+    assert timeline.span is not None  # only timelines with events are drawn
     start, end = timeline.span
     pad = (end - start) * 0.03
     axes.set_xlim(dates.date2num(start - pad), dates.date2num(end + pad))

@@ -95,9 +95,12 @@ class CaseTimeline:
         return tuple(dict.fromkeys(event.type for event in self.events))
 
     @property
-    def span(self) -> tuple[datetime, datetime]:
-        """The first and last moment shown (events and alerts), at least a day apart."""
+    def span(self) -> tuple[datetime, datetime] | None:
+        """The first and last moment shown (events and alerts), at least a day apart;
+        None for a chronology without events."""
         moments = [e.at for e in self.events] + [m.alert.at for m in self.alerts]
+        if not moments:
+            return None
         start, end = min(moments), max(moments)
         if end - start < timedelta(days=1):
             start, end = start - timedelta(hours=12), end + timedelta(hours=12)
