@@ -276,5 +276,7 @@ def test_commands_without_the_store_start_without_its_libraries(command: list[st
         "triggers.store.store",
         "dask",
         "distributed",
+        "triggers.report",
+        "matplotlib",
     ):
         assert heavy not in imported, f"triggers {' '.join(command)} imports {heavy}"
