@@ -108,33 +108,26 @@ def report(
             ]
         )
     loaded = _chronologies(files)
-    err = stderr()
-    timelines: dict[str, CaseTimeline] = {}
+    from_store: dict[str, CaseTimeline] = {}
     if cases:
         with open_store(store, by) as database:
-            timelines.update(zip(cases, stored(database, cases, reason=reason), strict=True))
-    replays = [item for argument in files for item in loaded[argument]]
-    engine = Engine(load_rules(rules_path)) if replays else None
-    replayed_cases = []
-    with progress(len(replays), err) as bar:
-        task = bar.add_task("replaying", total=len(replays)) if bar else None
-        for file, chronology in replays:
-            assert engine is not None
-            replayed_cases.append(replayed(chronology, file, engine))
-            if bar is not None and task is not None:
-                bar.advance(task)
-    by_file = iter(replayed_cases)
-    result = Report(
-        tuple(
-            timeline
-            for argument in sources
-            for timeline in (
-                [next(by_file) for _ in loaded[argument]]
-                if argument in loaded
-                else [timelines[argument]]
-            )
-        )
-    )
+            from_store = dict(zip(cases, stored(database, cases, reason=reason), strict=True))
+    engine = Engine(load_rules(rules_path)) if files else None
+    err = stderr()
+    timelines: list[CaseTimeline] = []
+    total = sum(len(loaded[file]) for file in files)
+    with progress(total, err) as bar:
+        task = bar.add_task("replaying", total=total) if bar else None
+        for argument in sources:
+            if argument in from_store:
+                timelines.append(from_store[argument])
+                continue
+            for file, chronology in loaded[argument]:
+                assert engine is not None  # made when there are files
+                timelines.append(replayed(chronology, file, engine))
+                if bar is not None and task is not None:
+                    bar.advance(task)
+    result = Report(tuple(timelines))
     written = []
     if html_path is not None:
         write_html(result, html_path)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from triggers.engine import Engine
 from triggers.engine.explain import Explanation, explain
-from triggers.errors import NotFoundError
+from triggers.errors import NotFoundError, shown
 from triggers.models.alerts import PRIORITIES, Alert, AlertStatus, Priority
 from triggers.models.chronology import Chronology
 from triggers.models.events import Event
@@ -224,7 +224,7 @@ def stored(store: Store, cases: Sequence[str], *, reason: str | None = None) -> 
     known = set(store.cases())
     missing = [case for case in cases if case not in known]
     if missing:
-        named = ", ".join(repr(case) for case in missing)
+        named = ", ".join(shown(case) for case in missing)
         raise NotFoundError(
             "case",
             missing[0],
