@@ -173,6 +173,7 @@ def test_the_command_tree() -> None:
         "generate",
         "ingest",
         "replay",
+        "report",
         "rules",
         "rules check",
         "rules list",

@@ -36,6 +36,7 @@ COMMANDS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("audit verify", lambda _: ["audit", "verify"]),
     ("tick", lambda _: ["tick", "--now", "2030-01-01"]),
     ("explain", lambda _: ["explain", "3"]),
+    ("report", lambda tmp: ["report", "hh-ii-jj", "--html", str(tmp / "report.html")]),
     ("case erase", lambda _: ["case", "erase", "hh-ii-jj", "--reason", "retention ended"]),
     ("db status", lambda _: ["db", "status"]),
     ("db upgrade", lambda _: ["db", "upgrade"]),

@@ -51,6 +51,7 @@ PUBLIC_MODULES = {
     "parallel",
     "pipeline",
     "reading",
+    "report",
     "rules",
     "ruletests",
     "spreadsheet",
@@ -94,7 +95,7 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 
 
 # Which layers each layer may import: models → reading → generate → rules → engine → ruletests
-# → parallel → cluster → store → pipeline → cli.
+# → parallel → cluster → store → pipeline → report → cli.
 LAYERS = [
     "limits",
     "errors",
@@ -113,6 +114,7 @@ LAYERS = [
     "cluster",
     "store",
     "pipeline",
+    "report",
     "cli",
 ]
 #: Where each dependency may be imported (a file, or a folder ending in /).
@@ -125,6 +127,7 @@ THIRD_PARTY = {
     "rich": ("cli/",),
     "dask": ("cluster.py",),
     "distributed": ("cluster.py",),
+    "matplotlib": ("report/png.py",),
 }
 #: Imports a layer may not make although they are below it: the rule language knows no
 #: engine, and the store only stores (orchestration is the pipeline's).
@@ -277,5 +280,7 @@ def test_commands_without_the_store_start_without_its_libraries(command: list[st
         "triggers.store.store",
         "dask",
         "distributed",
+        "triggers.report",
+        "matplotlib",
     ):
         assert heavy not in imported, f"triggers {' '.join(command)} imports {heavy}"

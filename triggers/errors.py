@@ -8,6 +8,7 @@ TriggersError
 ├── EngineError           the rule engine failed
 │   └── ActionError       a rule's action raised while being carried out
 ├── ClusterError          a Dask cluster could not be used: Dask missing, unreachable, lost
+├── ReportError           a report could not be made: matplotlib missing, output unwritable
 └── StoreError            the store could not be read or written
     ├── SchemaError       the database's schema is older or newer than this code
     ├── AuditLogError     the audit log lost a guard trigger, or its hash chain is broken
@@ -37,6 +38,7 @@ __all__ = [
     "NotFoundError",
     "Problem",
     "ReasonRequiredError",
+    "ReportError",
     "RuleFileError",
     "RuleTestError",
     "SchemaError",
@@ -131,6 +133,17 @@ class ClusterError(TriggersError):
     def __init__(self, message: str, address: str) -> None:
         super().__init__(message)
         self.address = address
+
+
+class ReportError(TriggersError):
+    """A timeline report could not be made: the optional library a picture needs is not
+    installed (`extra` names the extra that brings it), or the output file `path` could
+    not be written."""
+
+    def __init__(self, message: str, *, path: str | None = None, extra: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.extra = extra
 
 
 class StoreError(TriggersError):
