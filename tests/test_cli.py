@@ -177,6 +177,7 @@ def test_the_command_tree() -> None:
         "rules list",
         "rules schema",
         "rules test",
+        "summary",
         "tick",
     ]
 

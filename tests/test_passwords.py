@@ -33,6 +33,7 @@ COMMANDS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("alerts resolve", lambda _: ["alerts", "resolve", "1", "--note", "done"]),
     ("alerts dismiss", lambda _: ["alerts", "dismiss", "2", "--note", "no need"]),
     ("audit", lambda _: ["audit"]),
+    ("summary", lambda _: ["summary"]),
     ("tick", lambda _: ["tick", "--now", "2030-01-01"]),
     ("explain", lambda _: ["explain", "3"]),
     ("case erase", lambda _: ["case", "erase", "hh-ii-jj", "--reason", "retention ended"]),

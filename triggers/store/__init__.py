@@ -3,7 +3,8 @@
 `settings` says where the store is and who acts (read without loading SQLAlchemy);
 `tables` defines the tables, `connection` connects (and shows URLs without their
 passwords), `schema` runs the migrations, `audit` keeps the audit log, `cases`
-writes one case in one transaction, `erasure` reclaims what an erased case held,
+writes one case in one transaction, `queries` reads many alerts at once, `lifecycle`
+moves alerts, `erasure` reclaims what an erased case held,
 and `store` holds the `Store`. The database modules load on first use, so that
 naming the store in a command line costs nothing.
 """
@@ -23,6 +24,7 @@ from triggers.store.settings import (
 
 if TYPE_CHECKING:
     from triggers.store.cases import CaseWriter, SaveSummary
+    from triggers.store.queries import AlertFilter, AlertRecord, Summary
     from triggers.store.schema import HEAD_REVISION, schema_revision, upgrade_schema
     from triggers.store.store import AlertBasis, ReplayedCase, Store
 
@@ -33,10 +35,13 @@ __all__ = [
     "REQUIRE_REASON_ENV",
     "STORE_ENV",
     "AlertBasis",
+    "AlertFilter",
+    "AlertRecord",
     "CaseWriter",
     "ReplayedCase",
     "SaveSummary",
     "Store",
+    "Summary",
     "schema_revision",
     "store_url",
     "upgrade_schema",
@@ -45,11 +50,14 @@ __all__ = [
 #: Names loaded on first use, and the module of the package that defines each.
 _LAZY = {
     "AlertBasis": "triggers.store.store",
+    "AlertFilter": "triggers.store.queries",
+    "AlertRecord": "triggers.store.queries",
     "CaseWriter": "triggers.store.cases",
     "HEAD_REVISION": "triggers.store.schema",
     "ReplayedCase": "triggers.store.store",
     "SaveSummary": "triggers.store.cases",
     "Store": "triggers.store.store",
+    "Summary": "triggers.store.queries",
     "schema_revision": "triggers.store.schema",
     "upgrade_schema": "triggers.store.schema",
 }
