@@ -212,3 +212,20 @@ def test_progress_shows_the_rate_the_time_elapsed_and_the_time_left(
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().err)
     # Done of all, the rate, the time elapsed and the time left.
     assert re.search(r"ticking [━╺]+ 2/4 \d+\.\d/s 0:00:00 0:00:0\d", shown), shown
+
+
+def test_tick_after_a_failure_reports_what_was_committed(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [str(MR_A), str(EXAMPLES / "mr-d-move.yaml")]
+    assert run("replay", *files, "--store", store_url).exit_code == 0
+    failing_on(monkeypatch, "rewriting", 2)  # the first case's clock moves, then the disk is full
+    result = run("tick", "--now", "2030-01-01", "--store", store_url)
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        f"clock at 2030-01-01 00:00 UTC: 0 new alert(s) in 1 case(s) in {store_url}\n"
+        "error: store: database or disk is full\n"
+    )
+    monkeypatch.undo()
+    with Store(store_url) as store:
+        assert [e.operation for e in store.audit()][-1] == "replay"  # the tick never finished
