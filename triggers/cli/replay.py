@@ -189,7 +189,8 @@ def replay(
     out = stdout()
     array = _JsonArray() if output == "json" else None
     # Cases count once their batch has committed; a batch that fails to commit fails
-    # every file in it (each was reported as stored only in the batch).
+    # every file in it, since none of their cases was stored (though their alerts
+    # were already printed).
     done = Summary(new_events=0, new_alerts=0)
     pending = Summary(new_events=0, new_alerts=0)
     batch_files: list[str] = []

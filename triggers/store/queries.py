@@ -10,6 +10,7 @@ found, is what the audit log keeps of a consultation (`AlertFilter.described`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -198,8 +199,8 @@ class Summary:
     superseded: int | None = None
     failed: list[str] = field(default_factory=list)
 
-    def count_alerts(self, alerts: Any) -> None:
-        """Add alerts (anything with a rule, an action and a priority) to the counts."""
+    def count_alerts(self, alerts: Iterable[Alert]) -> None:
+        """Add alerts to the counts (by rule, action and priority)."""
         for alert in alerts:
             self.alerts += 1
             self.by_rule[alert.rule] += 1
