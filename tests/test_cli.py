@@ -179,6 +179,7 @@ def test_the_command_tree() -> None:
         "rules list",
         "rules schema",
         "rules test",
+        "summary",
         "tick",
     ]
 

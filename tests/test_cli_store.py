@@ -48,13 +48,8 @@ def test_alerts_list_shows_status_and_due_date_and_is_audited(url: str) -> None:
     result = run("alerts", "list", "--store", url, "--case", "hh-ii-jj", "--reason", "review")
     assert result.exit_code == 0
     assert "2009-04-19 overdue" in result.stdout
-    assert last_audit(url)[1:] == (
-        "consultation",
-        "alerts list",
-        "hh-ii-jj",
-        tuple(range(1, 30)),
-        "review",
-    )
+    # What was asked, not a list of every alert found.
+    assert last_audit(url)[1:] == ("consultation", "alerts list", "hh-ii-jj", (), "review")
 
 
 def test_alerts_export_as_json_and_csv(url: str) -> None:

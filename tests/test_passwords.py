@@ -34,6 +34,7 @@ COMMANDS: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("alerts dismiss", lambda _: ["alerts", "dismiss", "2", "--note", "no need"]),
     ("audit", lambda _: ["audit"]),
     ("audit verify", lambda _: ["audit", "verify"]),
+    ("summary", lambda _: ["summary"]),
     ("tick", lambda _: ["tick", "--now", "2030-01-01"]),
     ("explain", lambda _: ["explain", "3"]),
     ("report", lambda tmp: ["report", "hh-ii-jj", "--html", str(tmp / "report.html")]),

@@ -7,7 +7,7 @@ with the case locked, so that two processes working on one case end as one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from triggers.engine.explain import Explanation, explain
@@ -37,15 +37,23 @@ def ingest(
     engine: Engine,
     *,
     reason: str | None = None,
+    on_saved: Callable[[SaveSummary], None] | None = None,
 ) -> list[SaveSummary]:
     """Append events to their cases and evaluate each changed case's whole stored history.
 
     One transaction per case. An event already stored changes nothing; an event
     earlier than the case's latest stored event re-evaluates the case, and alerts
-    the corrected history no longer raises become `superseded`.
+    the corrected history no longer raises become `superseded`. `on_saved` is called
+    with each case's summary as soon as its transaction has committed, so that what
+    was committed is known even if a later case fails.
     """
     store.check_reason("collection", "ingest", reason)
-    return [_ingest_case(store, chronology, engine, reason) for chronology in chronologies]
+    summaries = []
+    for chronology in chronologies:
+        summaries.append(_ingest_case(store, chronology, engine, reason))
+        if on_saved is not None:
+            on_saved(summaries[-1])
+    return summaries
 
 
 def _ingest_case(
@@ -89,31 +97,32 @@ def _ingest_case(
                 reason=reason,
                 details={"late_events": len(late), "rules_version": rules.version},
             )
-    return SaveSummary(chronology.case, len(new), len(added), len(superseded))
+    return SaveSummary(chronology.case, len(new), len(added), len(superseded), tuple(case.raised))
 
 
 def tick(
-    store: Store, engine: Engine, now: datetime, *, reason: str | None = None
+    store: Store,
+    engine: Engine,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    cases: Sequence[str] | None = None,
+    on_case: Callable[[str, SaveSummary | None], None] | None = None,
 ) -> list[SaveSummary]:
-    """Run every case's clock on to `now` (event time), raising alerts whose deadline passed."""
+    """Run the clock of each of `cases` (default: every stored case) on to `now` (event
+    time), raising alerts whose deadline passed; one transaction per case.
+
+    `on_case` is called with each case as it is done: with its summary once its
+    transaction has committed, or None if its clock was already there.
+    """
     store.check_reason("collection", "tick", reason)
     summaries = []
-    for case_id in store.cases():
-        with store.rewriting(case_id) as case:
-            if case is None or (case.clock is not None and case.clock >= now):
-                continue
-            case.run_clock_to(now)
-            result = _evaluate(case, engine)
-            added, _ = case.merge_alerts(result.alerts, engine.rules)
-            if added:
-                case.log(
-                    "collection",
-                    "tick",
-                    alerts=added,
-                    reason=reason,
-                    details={"clock": now.isoformat(), "rules_version": engine.rules.version},
-                )
-            summaries.append(SaveSummary(case_id, 0, len(added)))
+    for case_id in store.cases() if cases is None else cases:
+        summary = _tick_case(store, engine, case_id, now, reason)
+        if summary is not None:
+            summaries.append(summary)
+        if on_case is not None:
+            on_case(case_id, summary)
     store.log(
         "collection",
         "tick",
@@ -125,6 +134,26 @@ def tick(
         },
     )
     return summaries
+
+
+def _tick_case(
+    store: Store, engine: Engine, case_id: str, now: datetime, reason: str | None
+) -> SaveSummary | None:
+    with store.rewriting(case_id) as case:
+        if case is None or (case.clock is not None and case.clock >= now):
+            return None
+        case.run_clock_to(now)
+        result = _evaluate(case, engine)
+        added, _ = case.merge_alerts(result.alerts, engine.rules)
+        if added:
+            case.log(
+                "collection",
+                "tick",
+                alerts=added,
+                reason=reason,
+                details={"clock": now.isoformat(), "rules_version": engine.rules.version},
+            )
+    return SaveSummary(case_id, 0, len(added), alerts=tuple(case.raised))
 
 
 def explain_alert(store: Store, alert_id: int, *, reason: str | None = None) -> Explanation:

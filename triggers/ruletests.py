@@ -37,6 +37,7 @@ from triggers.errors import ChronologyError, Problem, RuleTestError, suggest
 from triggers.models import ACTIONS, Alert, Chronology, ParamValue, parse_time
 from triggers.reading import read_chronology
 from triggers.rules import RULE_TEST_SUFFIXES, CompiledRuleSet, default_rules_path
+from triggers.rules.ids import leading_parts
 from triggers.rules.limits import MAX_NAME_LENGTH, MAX_RULE_SUGGESTIONS, RuleTestLimits, shown
 
 __all__ = [
@@ -304,9 +305,8 @@ class _TestReader(ProblemCollector):
         # The ids each leading part names (`D1` and `D1-pregnancy` for D1-pregnancy-or-…).
         self.named: dict[str, list[str]] = {}
         for rule_id in self.rule_ids:
-            for i, character in enumerate(rule_id):
-                if character == "-":
-                    self.named.setdefault(rule_id[:i], []).append(rule_id)
+            for part in leading_parts(rule_id):
+                self.named.setdefault(part, []).append(rule_id)
         self.known_rules = list(
             dict.fromkeys([*self.rule_ids, *(i.split("-", 1)[0] for i in self.rule_ids)])
         )

@@ -9,13 +9,20 @@ from datetime import UTC, datetime
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from triggers.cli.app import cli
-from triggers.cli.options import ALERT_ID, by_option, reason_option, store_option
-from triggers.cli.render import ALERT_COLUMNS, alert_record, alert_text, safe, stderr, stdout
+from triggers.cli.options import ALERT_ID, by_option, date, reason_option, store_option
+from triggers.cli.render import (
+    ALERT_COLUMNS,
+    ALERTS_WIDTH,
+    alerts_table,
+    export_row,
+    safe,
+    stderr,
+    stdout,
+)
 from triggers.cli.replay import open_store
-from triggers.models.alerts import ALERT_STATUSES, AlertStatus, Move
+from triggers.models.alerts import ALERT_STATUSES, PRIORITIES, AlertStatus, Move, Priority
 
 __all__ = ["alerts", "case", "explain_command"]
 
@@ -28,9 +35,41 @@ def alerts() -> None:
 @alerts.command("list")
 @click.option("--case", "case", metavar="CASE", help="Only this case's alerts.")
 @click.option("--status", type=click.Choice(ALERT_STATUSES), help="Only alerts in this status.")
-@click.option("--rule", "rule", metavar="RULE", help="Only alerts raised by this rule id.")
+@click.option(
+    "--rule",
+    "rule",
+    metavar="RULE",
+    help="Only alerts raised by this rule: an id, or its leading part up to a hyphen (D1 for"
+    " D1-pregnancy-or-new-child, not D10-…), as in rule tests.",
+)
+@click.option("--priority", type=click.Choice(PRIORITIES), help="Only alerts of this priority.")
+@click.option(
+    "--since", "since", metavar="DATE", callback=date, help="Only alerts raised at DATE or later."
+)
+@click.option(
+    "--until",
+    "until",
+    metavar="DATE",
+    callback=date,
+    help="Only alerts raised before DATE (a date alone is the start of that day).",
+)
 @click.option(
     "--overdue", is_flag=True, help="Only open or acknowledged alerts past their due date."
+)
+@click.option(
+    "--limit",
+    "limit",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="At most N alerts (a page; default: all).",
+)
+@click.option(
+    "--offset",
+    "offset",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Skip the first N alerts (the pages before; with --limit).",
 )
 @click.option(
     "--format",
@@ -48,56 +87,64 @@ def alerts_list(
     case: str | None,
     status: AlertStatus | None,
     rule: str | None,
+    priority: Priority | None,
+    since: datetime | None,
+    until: datetime | None,
     overdue: bool,
+    limit: int | None,
+    offset: int,
     output: str,
     store: str | None,
     by: str | None,
     reason: str | None,
 ) -> None:
-    """List stored alerts with their status and due date (the consultation is audited)."""
+    """List stored alerts in case and time order with their priority, status and due date.
+
+    Filters, paging and ordering are done by the database, so a large store lists
+    quickly. The consultation is audited: what was asked (the filters), not every
+    alert found.
+    """
+    from triggers.store import AlertFilter  # noqa: PLC0415 -- see open_store
+
     now = datetime.now(UTC)
+    selection = AlertFilter(
+        case=case,
+        status=status,
+        rule=rule,
+        priority=priority,
+        since=since,
+        until=until,
+        overdue_at=now if overdue else None,
+        limit=limit,
+        offset=offset,
+    )
     with open_store(store, by) as database:
-        found = database.alerts(
-            case,
-            status=status,
-            rule=rule,
-            overdue_at=now if overdue else None,
-            export=None if output == "table" else output,
-            reason=reason,
+        found = database.alert_records(
+            selection, export=None if output == "table" else output, reason=reason
         )
-    rows = [alert_record(item, now) for item in found]
     if output == "json":
+        rows = [
+            dict(zip(ALERT_COLUMNS, export_row(r, now, as_json=True), strict=True)) for r in found
+        ]
         click.echo(json.dumps(rows, indent=2))
     elif output == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(ALERT_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {**row, "params": json.dumps(row["params"]), "events": " ".join(row["events"])}
-            )
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(ALERT_COLUMNS)
+        writer.writerows(export_row(record, now, as_json=False) for record in found)
     else:
-        table = Table(title="alerts", caption=f"{len(found)} alert(s)")
-        for column in ("id", "case", "at", "rule", "action", "status", "due by"):
-            table.add_column(column)
-        for item in found:
-            due = f"{item.due_by:%Y-%m-%d}"
-            if item.overdue(now):
-                due = f"[red]{due} overdue[/red]"
-            table.add_row(
-                str(item.id),
-                escape(item.alert.case),
-                f"{item.alert.at:%Y-%m-%d}",
-                escape(item.alert.rule),
-                escape(alert_text(item.alert)),
-                item.status,
-                due,
-            )
-        stdout().print(table)
+        caption = f"{len(found)} alert(s)"
+        if found and (offset or limit is not None):
+            caption += f": {offset + 1} to {offset + len(found)}"
+            if len(found) == limit:
+                caption += f"; --offset {offset + len(found)} for the next page"
+        elif offset:
+            caption += f" after the first {offset}"
+        stdout(piped_width=ALERTS_WIDTH).print(alerts_table(found, now, caption))
 
 
 def _lifecycle_command(name: str, move: Move, note_required: bool, help_text: str) -> None:
     @alerts.command(name, help=help_text)
-    @click.argument("alert_id", type=ALERT_ID)
+    @click.argument("alert_ids", metavar="ALERT_ID...", nargs=-1, required=True, type=ALERT_ID)
     @click.option(
         "--note",
         "note",
@@ -109,26 +156,37 @@ def _lifecycle_command(name: str, move: Move, note_required: bool, help_text: st
     @by_option
     @reason_option
     def command(
-        alert_id: int, note: str | None, store: str | None, by: str | None, reason: str | None
+        alert_ids: tuple[int, ...],
+        note: str | None,
+        store: str | None,
+        by: str | None,
+        reason: str | None,
     ) -> None:
         with open_store(store, by) as database:
-            if move == "acknowledge":
-                moved = database.acknowledge(alert_id, note=note, reason=reason)
-            elif move == "resolve":
-                moved = database.resolve(alert_id, note=note or "", reason=reason)
-            else:
-                moved = database.dismiss(alert_id, note=note or "", reason=reason)
-        stderr().print(f"alert {moved.id} is now {moved.status} (by {safe(database.actor)})")
+            moved = database.move(move, alert_ids, note=note, reason=reason)
+        err = stderr()
+        for item in moved:
+            err.print(f"alert {item.id} is now {item.status} (by {safe(database.actor)})")
 
 
 _lifecycle_command(
-    "ack", "acknowledge", False, "Acknowledge alert ALERT_ID: someone has seen it and owns it."
+    "ack",
+    "acknowledge",
+    False,
+    "Acknowledge each ALERT_ID: someone has seen it and owns it. All or none: if one"
+    " cannot be acknowledged (or does not exist), none is.",
 )
 _lifecycle_command(
-    "resolve", "resolve", True, "Resolve alert ALERT_ID: the action was taken (--note says what)."
+    "resolve",
+    "resolve",
+    True,
+    "Resolve each ALERT_ID: the action was taken (--note says what). All or none.",
 )
 _lifecycle_command(
-    "dismiss", "dismiss", True, "Dismiss alert ALERT_ID: no action is needed (--note says why)."
+    "dismiss",
+    "dismiss",
+    True,
+    "Dismiss each ALERT_ID: no action is needed (--note says why). All or none.",
 )
 
 

@@ -12,30 +12,44 @@ text and file names may hold what input checks now refuse.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column, Table
 from rich.text import Text
 
 from triggers.engine import CaseResult
 from triggers.errors import InputError, Problem, ReasonRequiredError, TriggersError
 from triggers.models import Alert, Event
-from triggers.models.alerts import StoredAlert
+from triggers.models.alerts import ACTIVE_STATUSES
 from triggers.rules import CompiledAction, Template
 
+if TYPE_CHECKING:
+    from triggers.store import AlertRecord, Summary
+
 __all__ = [
+    "ALERTS_WIDTH",
     "ALERT_COLUMNS",
     "action_text",
-    "alert_record",
     "alert_text",
+    "alerts_table",
+    "export_row",
     "print_problem",
     "printable",
     "progress",
@@ -43,6 +57,7 @@ __all__ = [
     "safe",
     "stderr",
     "stdout",
+    "summary_tables",
     "timeline",
 ]
 
@@ -89,12 +104,13 @@ def stderr() -> Console:
     return _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def stdout(*, soft_wrap: bool = False) -> Console:
-    """Where results go (`soft_wrap`: long lines are not folded)."""
+def stdout(*, soft_wrap: bool = False, piped_width: int = 120) -> Console:
+    """Where results go (`soft_wrap`: long lines are not folded; `piped_width`: the width
+    of piped or captured output)."""
     console = _Console(highlight=False, soft_wrap=soft_wrap)
     if not console.is_terminal:
         # Piped or captured output gets a fixed, readable width rather than 80 columns.
-        console = _Console(highlight=False, soft_wrap=soft_wrap, width=120)
+        console = _Console(highlight=False, soft_wrap=soft_wrap, width=piped_width)
     return console
 
 
@@ -142,18 +158,31 @@ def report_error(error: TriggersError, console: Console) -> None:
 
 @contextmanager
 def progress(total: int, console: Console) -> Iterator[Progress | None]:
-    """A progress bar for long work on a terminal; None for one item or when piped."""
+    """A progress bar for long work on a terminal, with the time elapsed, the rate and the
+    time left; None for one item or when piped."""
     if total < 2 or not console.is_terminal:
         yield None
         return
     with Progress(
-        _Description(),
-        BarColumn(),
+        _Description(table_column=Column(overflow="fold")),
+        # A short bar leaves room for the description and the times on 80 columns.
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     ) as bar:
         yield bar
+
+
+class _Rate(ProgressColumn):
+    """How many items a second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.1f}/s", style="progress.data.speed")
 
 
 class _Description(ProgressColumn):
@@ -252,14 +281,118 @@ ALERT_COLUMNS = (
 )
 
 
-def alert_record(item: StoredAlert, now: datetime) -> dict[str, Any]:
-    """A stored alert as one flat record: the contract's alert plus its lifecycle."""
-    record: dict[str, Any] = {"id": item.id, **item.alert.to_json()}
-    record.update(
-        status=item.status,
-        due_by=item.model_dump(mode="json")["due_by"],
-        overdue=item.overdue(now),
-        rules_version=item.rules_version,
-        superseded_reason=item.superseded_reason,
-    )
-    return {name: record[name] for name in ALERT_COLUMNS}
+def _utc(moment: datetime) -> str:
+    """A time as the contract writes it: ISO 8601 in UTC, with Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def export_row(record: AlertRecord, now: datetime, *, as_json: bool) -> list[Any]:
+    """A stored alert's values in `ALERT_COLUMNS` order: the contract's alert and its
+    lifecycle. `as_json`: params and events as JSON values; otherwise (CSV) params as
+    JSON text and the event ids separated by spaces."""
+    events = json.loads(record.events_json)
+    return [
+        record.id,
+        record.case,
+        record.rule,
+        record.action,
+        _utc(record.at),
+        json.loads(record.params_json) if as_json else record.params_json,
+        record.priority,
+        record.reason,
+        events if as_json else " ".join(events),
+        record.status,
+        _utc(record.due_by),
+        record.status in ACTIVE_STATUSES and record.due_by < now,
+        record.rules_version,
+        record.superseded_reason,
+    ]
+
+
+#: At most this many failed files are named in a summary (every error was printed above it).
+_FAILED_SHOWN = 20
+
+
+def _counts(title: str, counts: Mapping[str, int], total: int) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(title.removeprefix("alerts by "), no_wrap=True, overflow="fold")
+    table.add_column("alerts", justify="right")
+    table.add_column("share", justify="right")
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(safe(name), f"{count:,}", f"{count / total:.1%}" if total else "")
+    return table
+
+
+def summary_tables(summary: Summary, title: str, *, new: bool = False) -> list[Table]:
+    """A summary as tables: the counts, then alerts by rule, action, priority and status
+    (each most frequent first), then the files that failed. `new`: the events and alerts
+    counted are those new to the store (ingest, tick)."""
+    totals = Table(title=title, title_justify="left", show_header=False)
+    totals.add_column("what")
+    totals.add_column("how many", justify="right")
+    prefix = "new " if new else ""
+    rows = [("cases", summary.cases), (f"{prefix}events", summary.events)]
+    rows += [("new events", summary.new_events)] if summary.new_events is not None else []
+    rows += [(f"{prefix}alerts", summary.alerts)]
+    rows += [("new alerts", summary.new_alerts)] if summary.new_alerts is not None else []
+    rows += [("superseded", summary.superseded)] if summary.superseded is not None else []
+    rows += [("failed files", len(summary.failed))] if summary.failed else []
+    for name, count in rows:
+        totals.add_row(name, f"{count:,}")
+    tables = [totals]
+    for name, counts in (
+        ("rule", summary.by_rule),
+        ("action", summary.by_action),
+        ("priority", summary.by_priority),
+        ("status", summary.by_status),
+    ):
+        if counts:
+            tables.append(_counts(f"alerts by {name}", counts, summary.alerts))
+    if summary.failed:
+        failed = Table(title="failed", title_justify="left", show_header=False)
+        failed.add_column("file", overflow="fold")
+        for file in summary.failed[:_FAILED_SHOWN]:
+            failed.add_row(safe(file))
+        if len(summary.failed) > _FAILED_SHOWN:
+            failed.add_row(f"… and {len(summary.failed) - _FAILED_SHOWN} more")
+        tables.append(failed)
+    return tables
+
+
+#: How wide a listing of alerts is when piped: a long rule id and action fit on one line.
+ALERTS_WIDTH = 160
+
+
+def alerts_table(records: Sequence[AlertRecord], now: datetime, caption: str) -> Table:
+    """Stored alerts to read: one row each, with the full rule id (folded, never cut short
+    on a narrow terminal), priority, action, status and due date."""
+    table = Table(title="alerts", caption=caption)
+    table.add_column("id", justify="right", no_wrap=True)
+    # Only the action wraps; the rest is folded, never cut short, when there is no room.
+    table.add_column("case", no_wrap=True, overflow="fold")
+    table.add_column("at", no_wrap=True)
+    table.add_column("rule", no_wrap=True, overflow="fold")
+    table.add_column("priority", no_wrap=True)
+    table.add_column("action", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("due by", no_wrap=True)
+    for record in records:
+        due = f"{record.due_by:%Y-%m-%d}"
+        if record.status in ACTIVE_STATUSES and record.due_by < now:
+            due = f"[red]{due} overdue[/red]"
+        params = json.loads(record.params_json)
+        action = record.action + (
+            " → " + ", ".join(str(value) for value in params.values()) if params else ""
+        )
+        colour = _PRIORITY_STYLE.get(record.priority, "")
+        table.add_row(
+            str(record.id),
+            safe(record.case),
+            f"{record.at:%Y-%m-%d}",
+            safe(record.rule),
+            f"[{colour}]{safe(record.priority)}[/]",
+            safe(action),
+            record.status,
+            due,
+        )
+    return table

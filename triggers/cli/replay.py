@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import textwrap
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -23,7 +23,15 @@ from triggers.cli.options import (
     rules_option,
     store_option,
 )
-from triggers.cli.render import progress, report_error, stderr, stdout, timeline
+from triggers.cli.render import (
+    progress,
+    report_error,
+    safe,
+    stderr,
+    stdout,
+    summary_tables,
+    timeline,
+)
 from triggers.cluster import replay_on_cluster
 from triggers.engine import Engine, load_rules
 from triggers.errors import TriggersError
@@ -33,9 +41,9 @@ from triggers.parallel import FileReplay, replay_files
 from triggers.reading import chronology_files, load_cases
 
 if TYPE_CHECKING:
-    from triggers.store import SaveSummary, Store
+    from triggers.store import SaveSummary, Store, Summary
 
-__all__ = ["ingest", "open_store", "replay", "tick"]
+__all__ = ["ingest", "open_store", "replay", "report_summary", "tick"]
 
 T = TypeVar("T")
 
@@ -51,27 +59,43 @@ def open_store(url: str | None, by: str | None) -> Iterator[Store]:
 
 
 def _each_file(
-    items: Iterable[T], files: int, label: str, console: Console, work: Callable[[T], None]
-) -> int:
-    """Run `work` on each of `files` files' items with a progress bar; a file that fails is
-    reported and the others still run. Returns how many failed."""
-    failed = 0
+    items: Iterable[tuple[str, T]],
+    files: int,
+    label: str,
+    console: Console,
+    work: Callable[[T], None],
+) -> list[str]:
+    """Run `work` on each of `files` files' items with a progress bar (elapsed time, rate,
+    time left); a file that fails is reported and the others still run. Returns the
+    files that failed."""
+    failed = []
     with progress(files, console) as bar:
         task = bar.add_task(label, total=files) if bar else None
-        for item in items:
+        for file, item in items:
             try:
                 work(item)
             except TriggersError as error:
-                failed += 1
+                failed.append(file)
                 report_error(error, console)
             if bar is not None and task is not None:
                 bar.advance(task)
     return failed
 
 
-def _exit_if_failed(failed: int, files: Sequence[str], console: Console) -> None:
+def report_summary(
+    console: Console, summary: Summary, title: str, line: str, database: Store, *, new: bool
+) -> None:
+    """The summary tables of a run, then `line` (what was committed, in which store): said
+    plainly when the store is in memory and keeps nothing."""
+    for table in summary_tables(summary, title, new=new):
+        console.print(table)
+    kept = "" if database.kept else " (in-memory store: nothing is kept)"
+    console.print(f"{line} in {safe(database.url)}{kept}")
+
+
+def _exit_if_failed(failed: Sequence[str], files: Sequence[str], console: Console) -> None:
     if failed:
-        console.print(f"[red]{failed} of {len(files)} file(s) failed[/red]")
+        console.print(f"[red]{len(failed)} of {len(files)} file(s) failed[/red]")
         raise SystemExit(1)
 
 
@@ -170,28 +194,55 @@ def replay(
         if ctx.get_parameter_source("cluster") is not click.core.ParameterSource.ENVIRONMENT:
             raise click.UsageError("give --cluster or --workers, not both")
         cluster = None  # --workers given here wins over $TRIGGERS_CLUSTER
+    from triggers.store import Summary  # noqa: PLC0415 -- see open_store
+
     err = stderr()
     rules = load_rules(rules_path)
     mapping = load_mapping(mapping_path) if mapping_path else None
     files = chronology_files(paths)
-    count: Counter[str] = Counter()
     out = stdout()
     array = _JsonArray() if output == "json" else None
+    # Cases count once their batch has committed; a batch that fails to commit fails
+    # every file in it, since none of their cases was stored (though their alerts
+    # were already printed).
+    done = Summary(new_events=0, new_alerts=0)
+    pending = Summary(new_events=0, new_alerts=0)
+    batch_files: list[str] = []
+    failed: list[str] = []
+    started = False  # whether any file came back: a replay that never started has no summary
+
+    def commit(batch: ExitStack) -> None:
+        nonlocal pending
+        try:
+            batch.close()
+        except TriggersError as error:
+            report_error(error, err)
+            failed.extend(batch_files)
+        else:
+            done.merge(pending)
+        pending = Summary(new_events=0, new_alerts=0)
+        batch_files.clear()
 
     def store_file(numbered: tuple[int, FileReplay]) -> None:
+        nonlocal started
+        started = True
         number, outcome = numbered
         if number % _BATCH == 0:
             # Many cases a transaction (each in a savepoint): one commit per batch.
-            batch.close()
+            commit(batch)
             batch.enter_context(database.batch())
+        batch_files.append(files[number])
         for result in outcome.results:
             saved = database.save(result, reason=reason)
-            count.update(
-                cases=1,
-                alerts=len(result.alerts),
-                new_events=saved.new_events,
-                new_alerts=saved.new_alerts,
+            pending.merge(
+                Summary(
+                    cases=1,
+                    events=len(result.chronology.events),
+                    new_events=saved.new_events,
+                    new_alerts=saved.new_alerts,
+                )
             )
+            pending.count_alerts(result.alerts)
             if array is not None:
                 array.add(result.alerts)
             else:
@@ -199,22 +250,35 @@ def replay(
         if outcome.error is not None:  # after what was read: a CSV file's good rows
             raise outcome.error
 
-    with open_store(store, by) as database, ExitStack() as batch:
-        outcomes = (
-            replay_on_cluster(files, rules, until=until, address=cluster, mapping=mapping)
-            if cluster
-            else replay_files(
-                files, rules, until=until, workers=workers or os.cpu_count() or 1, mapping=mapping
+    opened: list[Store] = []  # the store, once open: the summary names it
+    try:
+        with open_store(store, by) as database, ExitStack() as batch:
+            opened.append(database)
+            outcomes = (
+                replay_on_cluster(files, rules, until=until, address=cluster, mapping=mapping)
+                if cluster
+                else replay_files(
+                    files,
+                    rules,
+                    until=until,
+                    workers=workers or os.cpu_count() or 1,
+                    mapping=mapping,
+                )
             )
-        )
-        failed = _each_file(enumerate(outcomes), len(files), "replaying", err, store_file)
-    if array is not None:
-        array.close()
-    err.print(
-        f"{count['cases']} case(s), {count['alerts']} alert(s); stored"
-        f" {count['new_events']} new event(s) and {count['new_alerts']} new alert(s)"
-        f" in {database.url}"
-    )
+            numbered = ((files[n], (n, outcome)) for n, outcome in enumerate(outcomes))
+            failed += _each_file(numbered, len(files), "replaying", err, store_file)
+            commit(batch)
+    finally:
+        if array is not None:
+            array.close()
+        if opened and (started or sys.exc_info()[0] is None):
+            done.failed = failed = list(dict.fromkeys(failed))
+            line = (
+                f"{done.cases} case(s), {done.alerts} alert(s);"
+                f" {'stored ' if opened[0].kept else ''}{done.new_events} new event(s) and"
+                f" {done.new_alerts} new alert(s)"
+            )
+            report_summary(err, done, "replay: what was stored", line, opened[0], new=False)
     _exit_if_failed(failed, files, err)
 
 
@@ -247,22 +311,45 @@ def ingest(
     err = stderr()
     engine = Engine(load_rules(rules_path))
     mapping = load_mapping(mapping_path) if mapping_path else None
-    saved: list[SaveSummary] = []
+    # Counted as each case commits: a file that fails half-way keeps what it committed.
+    done = _NewCounts()
 
     def ingest_file(file: str) -> None:
         loaded = load_cases(file, mapping)
-        saved.extend(ingest_cases(database, loaded.chronologies, engine, reason=reason))
-        if loaded.skipped is not None:
+        ingest_cases(database, loaded.chronologies, engine, reason=reason, on_saved=done.add)
+        if loaded.skipped is not None:  # after the good rows of a CSV file
             raise loaded.skipped
 
-    with open_store(store, by) as database:
-        failed = _each_file(files, len(files), "ingesting", err, ingest_file)
-    err.print(
-        f"ingested {sum(s.new_events for s in saved)} new event(s);"
-        f" {sum(s.new_alerts for s in saved)} new alert(s),"
-        f" {sum(s.superseded for s in saved)} superseded in {database.url}"
-    )
+    opened: list[Store] = []  # the store, once open: the summary names it
+    failed: list[str] = []
+    try:
+        with open_store(store, by) as database:
+            opened.append(database)
+            failed = _each_file(((f, f) for f in files), len(files), "ingesting", err, ingest_file)
+    finally:
+        if opened:
+            done.summary.failed = failed
+            line = (
+                f"ingested {done.summary.events} new event(s); {done.summary.alerts} new"
+                f" alert(s), {done.summary.superseded} superseded"
+            )
+            report_summary(err, done.summary, "ingest: what was stored", line, opened[0], new=True)
     _exit_if_failed(failed, files, err)
+
+
+class _NewCounts:
+    """What ingest and tick stored, case by case as each commits."""
+
+    def __init__(self) -> None:
+        from triggers.store import Summary  # noqa: PLC0415 -- see open_store
+
+        self.summary = Summary(superseded=0)
+
+    def add(self, saved: SaveSummary) -> None:
+        self.summary.cases += 1
+        self.summary.events += saved.new_events
+        self.summary.superseded = (self.summary.superseded or 0) + saved.superseded
+        self.summary.count_alerts(saved.alerts)
 
 
 @cli.command()
@@ -290,9 +377,26 @@ def tick(
     err = stderr()
     engine = Engine(load_rules(rules_path))
     moment = now or datetime.now(UTC)
-    with open_store(store, by) as database:
-        summaries = tick_cases(database, engine, moment, reason=reason)
-    raised = sum(s.new_alerts for s in summaries)
-    err.print(
-        f"clock at {moment:%Y-%m-%d %H:%M} UTC: {raised} new alert(s) in {len(summaries)} case(s)"
-    )
+    done = _NewCounts()
+    opened: list[Store] = []  # the store, once open: the summary names it
+    try:
+        with open_store(store, by) as database:
+            opened.append(database)
+            cases = database.cases()
+            with progress(len(cases), err) as bar:
+                task = bar.add_task("ticking", total=len(cases)) if bar else None
+
+                def ticked(_case: str, saved: SaveSummary | None) -> None:
+                    if saved is not None:
+                        done.add(saved)
+                    if bar is not None and task is not None:
+                        bar.advance(task)
+
+                tick_cases(database, engine, moment, reason=reason, cases=cases, on_case=ticked)
+    finally:
+        if opened:
+            line = (
+                f"clock at {moment:%Y-%m-%d %H:%M} UTC: {done.summary.alerts} new alert(s) in"
+                f" {done.summary.cases} case(s)"
+            )
+            report_summary(err, done.summary, "tick: what was stored", line, opened[0], new=True)

@@ -53,6 +53,8 @@ class SaveSummary:
     new_events: int
     new_alerts: int
     superseded: int = 0
+    #: The alerts newly stored (`new_alerts` of them), for counting by rule and priority.
+    alerts: tuple[Alert, ...] = ()
 
 
 def lock_case(session: Session, case: str) -> CaseRow | None:
@@ -130,6 +132,8 @@ class CaseWriter:
         #: those this transaction records (known only once it commits).
         self.recorded = frozenset(recorded or ())
         self.recording: set[str] = set()
+        #: The alerts this transaction stored that were not stored before.
+        self.raised: list[Alert] = []
 
     @property
     def case(self) -> str:
@@ -242,6 +246,7 @@ class CaseWriter:
                 check_values(alert_reason=alert.reason)
             except StoreError as error:
                 raise StoreError(f"case {self.case!r}, rule {alert.rule!r}: {error}") from None
+            self.raised.append(alert)
             rows.append(
                 {
                     "key": key,

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from triggers.errors import StoreError
 
-__all__ = ["connect", "failure", "masked", "shown"]
+__all__ = ["connect", "failure", "in_memory", "masked", "shown"]
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -118,3 +118,20 @@ def failure(error: BaseException, url: str) -> str:
     """What went wrong, for a message: the database driver's own error if there is one
     (SQLAlchemy's wrapping adds the statement and its parameters), secrets of `url` hidden."""
     return masked(str(error.__cause__ or error), url)
+
+
+def in_memory(url: str) -> bool:
+    """Whether `url` is an SQLite database in memory (`sqlite://`, `sqlite:///:memory:`, a
+    `mode=memory` URI): gone when the process ends, so nothing written to it is kept."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+    )

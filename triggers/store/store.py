@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from triggers.errors import LifecycleError, NotFoundError, ReasonRequiredError, StoreError
 from triggers.models.alerts import (
-    ACTIVE_STATUSES,
     TRANSITIONS,
     Alert,
     AlertStatus,
@@ -39,14 +38,23 @@ from triggers.store import audit
 from triggers.store.cases import (
     CaseWriter,
     SaveSummary,
-    add_status,
     history_of,
     insert_unless_present,
     lock_case,
 )
-from triggers.store.connection import connect, failure, shown
+from triggers.store.connection import connect, failure, in_memory, shown
 from triggers.store.erasure import reclaim
+from triggers.store.lifecycle import move_alerts
 from triggers.store.limits import check_values
+from triggers.store.queries import (
+    AlertFilter,
+    AlertRecord,
+    Summary,
+    alert_records,
+    stored_alert,
+    stored_alerts,
+    summarise,
+)
 from triggers.store.schema import open_schema
 from triggers.store.settings import default_actor, required_reasons, store_url
 from triggers.store.tables import (
@@ -91,27 +99,6 @@ class AlertBasis:
     history: tuple[StatusChange, ...]
 
 
-def _stored(row: AlertRow) -> StoredAlert:
-    return StoredAlert(
-        id=row.id,
-        alert=Alert(
-            case=row.case_id,
-            rule=row.rule_id,
-            action=row.action,
-            at=row.at,
-            params=row.params,
-            priority=row.priority,
-            reason=row.reason,
-            events=tuple(row.event_ids),
-        ),
-        status=row.status,
-        due_by=row.due_by,
-        rules_version=row.rules_version,
-        raised_at=row.raised_at,
-        superseded_reason=row.superseded_reason,
-    )
-
-
 class Store:
     """Cases, events, alerts, rule-set versions and the audit log in a SQL database.
 
@@ -150,6 +137,11 @@ class Store:
         """The store's URL as it may be shown: its password hidden. Every message and
         summary naming the store uses this."""
         return shown(self._url)
+
+    @property
+    def kept(self) -> bool:
+        """Whether what is written outlives this process: not for an in-memory SQLite store."""
+        return not in_memory(self._url)
 
     @property
     def dialect(self) -> str:
@@ -310,44 +302,62 @@ class Store:
         status: AlertStatus | None = None,
         rule: str | None = None,
         overdue_at: datetime | None = None,
+        selection: AlertFilter | None = None,
         export: str | None = None,
         reason: str | None = None,
     ) -> list[StoredAlert]:
         """Stored alerts in case and time order, filtered; the consultation is logged.
 
-        `overdue_at` keeps only open or acknowledged alerts due before that time.
-        `export` names the format the alerts leave in (such as "csv"), for the log.
+        `rule` is a rule id or a leading part of one (`D1`); `overdue_at` keeps only open
+        or acknowledged alerts due before that time; `selection` says all of it and more
+        (priority, time range, paging) instead. `export` names the format the alerts
+        leave in (such as "csv"), for the log.
         """
-        check_values(case_id=case, rule_id=rule)
-        operation = "alerts list" if export is None else f"alerts export ({export})"
+        selection = selection or AlertFilter(
+            case=case, status=status, rule=rule, overdue_at=overdue_at
+        )
+        with self._consulting(selection, export, reason) as session:
+            return stored_alerts(session, selection)
+
+    def alert_records(
+        self, selection: AlertFilter, *, export: str | None = None, reason: str | None = None
+    ) -> list[AlertRecord]:
+        """As `alerts`, as flat records: what listing and exporting many alerts needs."""
+        with self._consulting(selection, export, reason) as session:
+            return alert_records(session, selection)
+
+    def summary(self, selection: AlertFilter, *, reason: str | None = None) -> Summary:
+        """Counts of the stored cases, events and alerts `selection` asks for, and the alerts
+        by rule, action, priority and status; the consultation is logged."""
+        with self._consulting(selection, None, reason, operation="summary") as session:
+            return summarise(session, selection)
+
+    @contextmanager
+    def _consulting(
+        self,
+        selection: AlertFilter,
+        export: str | None,
+        reason: str | None,
+        *,
+        operation: str | None = None,
+    ) -> Iterator[Session]:
+        """A transaction for reading what `selection` asks for, logged as a consultation of
+        that: the filter, never the ids of what was found."""
+        check_values(case_id=selection.case, rule_id=selection.rule)
+        if operation is None:
+            operation = "alerts list" if export is None else f"alerts export ({export})"
         self.check_reason("consultation", operation, reason)
-        query = select(AlertRow).order_by(AlertRow.case_id, AlertRow.at, AlertRow.id)
-        if case is not None:
-            query = query.where(AlertRow.case_id == case)
-        if status is not None:
-            query = query.where(AlertRow.status == status)
-        if rule is not None:
-            query = query.where(AlertRow.rule_id == rule)
-        if overdue_at is not None:
-            query = query.where(AlertRow.status.in_(ACTIVE_STATUSES), AlertRow.due_by < overdue_at)
-        filters = {
-            "status": status,
-            "rule": rule,
-            "overdue_at": overdue_at.isoformat() if overdue_at else None,
-        }
         with self._transaction() as session:
-            found = [_stored(row) for row in session.scalars(query)]
+            yield session
             audit.log(
                 session,
                 self.actor,
                 "consultation",
                 operation,
-                case=case,
-                alerts=[a.id for a in found],
+                case=selection.case,
                 reason=reason,
-                details={name: value for name, value in filters.items() if value is not None},
+                details=selection.described(),
             )
-            return found
 
     def alert(self, alert_id: int, *, reason: str | None = None) -> StoredAlert:
         """One stored alert; the consultation is logged."""
@@ -363,7 +373,7 @@ class Store:
                 alerts=[alert_id],
                 reason=reason,
             )
-            return _stored(row)
+            return stored_alert(row)
 
     def alert_basis(self, alert_id: int, *, reason: str | None = None) -> AlertBasis:
         """The alert with the rule files, history and clock of its case, to explain it;
@@ -375,7 +385,7 @@ class Store:
             case = session.get(CaseRow, row.case_id)
             assert rule_set is not None and case is not None  # foreign keys
             basis = AlertBasis(
-                alert=_stored(row),
+                alert=stored_alert(row),
                 rule_files=tuple((item["name"], item["text"]) for item in rule_set.files),
                 chronology=history_of(session, case),
                 clock=case.clock,
@@ -448,50 +458,37 @@ class Store:
         self, alert_id: int, *, note: str | None = None, reason: str | None = None
     ) -> StoredAlert:
         """Someone has seen the alert and owns it."""
-        return self._move(alert_id, "acknowledge", note, reason)
+        return self.move("acknowledge", [alert_id], note=note, reason=reason)[0]
 
     def resolve(self, alert_id: int, *, note: str, reason: str | None = None) -> StoredAlert:
         """The action was taken; `note` says what was done."""
-        return self._move(alert_id, "resolve", note, reason)
+        return self.move("resolve", [alert_id], note=note, reason=reason)[0]
 
     def dismiss(self, alert_id: int, *, note: str, reason: str | None = None) -> StoredAlert:
         """No action is needed; `note` says why."""
-        return self._move(alert_id, "dismiss", note, reason)
+        return self.move("dismiss", [alert_id], note=note, reason=reason)[0]
 
-    def _move(self, alert_id: int, move: Move, note: str | None, reason: str | None) -> StoredAlert:
-        target, sources = TRANSITIONS[move]
+    def move(
+        self,
+        move: Move,
+        alert_ids: Sequence[int],
+        *,
+        note: str | None = None,
+        reason: str | None = None,
+    ) -> list[StoredAlert]:
+        """Make the same move on every alert of `alert_ids`, all or none: in one
+        transaction, so that an unknown id (`NotFoundError`) or an alert that cannot make
+        the move (`LifecycleError`) leaves every alert as it was. Each move is logged."""
+        target = TRANSITIONS[move][0]
         check_values(note=note)
+        ids = list(dict.fromkeys(alert_ids))
         if move != "acknowledge" and not (note and note.strip()):
             raise LifecycleError(
-                alert_id, None, target, f"alert {alert_id}: say what was done or why, with a note"
+                ids[0], None, target, f"alert {ids[0]}: say what was done or why, with a note"
             )
         self.check_reason("alteration", move, reason)
         with self._transaction() as session:
-            row = self._alert_row(session, alert_id)
-            if row.status not in sources:
-                raise LifecycleError(
-                    alert_id,
-                    row.status,
-                    target,
-                    f"alert {alert_id} is {row.status}; only {' or '.join(sources)} alerts can"
-                    f" be {target}",
-                )
-            row.status = target
-            add_status(session, self.actor, row, target, note)
-            audit.log(
-                session,
-                self.actor,
-                "alteration",
-                move,
-                case=row.case_id,
-                alerts=[alert_id],
-                reason=reason,
-                # The note is case content: it stays in the alert's history, which an
-                # erasure removes; the append-only log only says whether one was given.
-                details={"status": target, "note_given": bool(note and note.strip())},
-            )
-            session.flush()
-            return _stored(row)
+            return move_alerts(session, self.actor, move, ids, note=note, reason=reason)
 
     # --- erasure -----------------------------------------------------------------------
 
