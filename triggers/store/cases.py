@@ -22,7 +22,7 @@ from triggers.errors import StoreError
 from triggers.models.alerts import Alert, AlertStatus
 from triggers.models.audit import Activity
 from triggers.models.chronology import Chronology
-from triggers.models.events import Event, event_adapter
+from triggers.models.events import EVENT_MODELS, Event, event_adapter
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
 from triggers.store.limits import check_values
@@ -43,6 +43,27 @@ __all__ = [
     "insert_unless_present",
     "lock_case",
 ]
+
+
+#: Fields that an older version stored under their Python names (`from_`), by that name.
+_PYTHON_NAMES = {
+    name: field.alias
+    for model in EVENT_MODELS.values()
+    for name, field in model.model_fields.items()
+    if field.alias is not None and field.alias != name
+}
+
+
+def _named_as_files_do(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's payload with its fields named as files name them (`from`)."""
+    if not any(name in payload for name in _PYTHON_NAMES):
+        return payload
+    return {_PYTHON_NAMES.get(key, key): value for key, value in payload.items()}
+
+
+def stored_event(payload: dict[str, Any]) -> Event:
+    """An event from its stored payload, whichever version of risk-triggers stored it."""
+    return event_adapter.validate_python(_named_as_files_do(payload))
 
 
 @dataclass(frozen=True)
@@ -79,7 +100,7 @@ def history_of(session: Session, case: CaseRow) -> Chronology:
             case=case.id,
             title=case.title,
             subject=case.subject,
-            events=[event_adapter.validate_python(row.payload) for row in rows],
+            events=[stored_event(row.payload) for row in rows],
         )
     except ValidationError as error:
         detail = error.errors()[0]
@@ -167,11 +188,14 @@ class CaseWriter:
         query = select(EventRow.event_id, EventRow.payload).where(EventRow.case_id == self.case)
         stored: dict[str, Any] = {}
         if not self._no_events:
-            stored = {event_id: payload for event_id, payload in self.session.execute(query)}
+            stored = {
+                event_id: _named_as_files_do(payload)
+                for event_id, payload in self.session.execute(query)
+            }
         added, rows = [], []
         for event in events:
             event_id = event.id or ""
-            payload = event.model_dump(mode="json")
+            payload = event.model_dump(mode="json", by_alias=True)
             if event_id in stored:
                 if stored[event_id] != payload:
                     raise StoreError(

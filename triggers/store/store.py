@@ -32,7 +32,7 @@ from triggers.models.alerts import (
 )
 from triggers.models.audit import Activity, AuditEntry, ErasureRecord
 from triggers.models.chronology import Chronology
-from triggers.models.events import Event, event_adapter
+from triggers.models.events import Event
 from triggers.rules.compiled import CompiledRuleSet
 from triggers.store import audit
 from triggers.store.cases import (
@@ -41,6 +41,7 @@ from triggers.store.cases import (
     history_of,
     insert_unless_present,
     lock_case,
+    stored_event,
 )
 from triggers.store.connection import connect, failure, in_memory, shown
 from triggers.store.erasure import reclaim
@@ -581,7 +582,7 @@ class Store:
                 .where(EventRow.case_id == case)
                 .order_by(EventRow.at, EventRow.position)
             )
-            return [event_adapter.validate_python(row.payload) for row in rows]
+            return [stored_event(row.payload) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """How many cases, events, alerts and audit entries are stored."""
