@@ -23,9 +23,9 @@ __all__ = [
     "store_option",
 ]
 
-#: An alert id: the stores keep 64-bit integers, so a longer number is a usage error,
-#: not a driver's OverflowError.
-ALERT_ID = click.IntRange(1, 2**63 - 1)
+#: An alert id: any whole number; one that no store could hold (the stores keep 64-bit
+#: integers) is "no such alert", like any other id that is not stored.
+ALERT_ID = click.INT
 
 
 def date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:

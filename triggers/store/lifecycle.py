@@ -12,7 +12,7 @@ from triggers.models.alerts import TRANSITIONS, Move, StoredAlert
 from triggers.store import audit
 from triggers.store.cases import add_status
 from triggers.store.queries import stored_alert
-from triggers.store.tables import AlertRow
+from triggers.store.tables import ALERT_IDS, AlertRow
 
 __all__ = ["move_alerts"]
 
@@ -34,7 +34,9 @@ def move_alerts(
     """Make `move` on each alert of `ids` in the session's transaction, logging each move;
     raises before anything is written if an id is unknown or an alert cannot make it."""
     target, sources = TRANSITIONS[move]
-    rows = {row.id: row for row in session.scalars(select(AlertRow).where(AlertRow.id.in_(ids)))}
+    storable = [alert_id for alert_id in ids if alert_id in ALERT_IDS]
+    query = select(AlertRow).where(AlertRow.id.in_(storable))
+    rows = {row.id: row for row in session.scalars(query)}
     missing = [alert_id for alert_id in ids if alert_id not in rows]
     if missing:
         named = " or ".join(str(alert_id) for alert_id in missing)

@@ -59,6 +59,7 @@ from triggers.store.queries import (
 from triggers.store.schema import open_schema
 from triggers.store.settings import default_actor, required_reasons, store_url
 from triggers.store.tables import (
+    ALERT_IDS,
     AlertRow,
     AuditRow,
     CaseRow,
@@ -424,7 +425,7 @@ class Store:
         ]
 
     def _alert_row(self, session: Session, alert_id: int) -> AlertRow:
-        row = session.get(AlertRow, alert_id)
+        row = session.get(AlertRow, alert_id) if alert_id in ALERT_IDS else None
         if row is None:
             raise NotFoundError("alert", alert_id, f"no alert with id {alert_id} in this store")
         return row

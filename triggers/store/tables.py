@@ -68,6 +68,10 @@ class CaseRow(Base):
     clock: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+#: The alert ids a store can hold (64-bit integers, from 1): any other is never stored.
+ALERT_IDS = range(1, 2**63)
+
+
 class EventRow(Base):
     __tablename__ = "events"
 
