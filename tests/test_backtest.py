@@ -326,3 +326,41 @@ def test_backtest_never_opens_a_store() -> None:
     assert result.returncode == 0, result.stderr
     assert "sqlalchemy" not in result.stderr.split()
     assert "triggers.store.store" not in result.stderr.split()
+
+
+def test_the_readme_example_does_what_it_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Backtesting a rule change")
+    block = re.search(r"```sh\n(.*?)```", readme[start:], flags=re.DOTALL)
+    assert block is not None
+    make, command = block.group(1).strip().splitlines()
+    candidate = tmp_path / "candidate.yaml"
+    subprocess.run(
+        ["sh", "-c", make.replace("> candidate.yaml", f"> '{candidate}'")], check=True, cwd=ROOT
+    )
+    changed = [
+        (old, new)
+        for old, new in zip(
+            CORE.read_text().splitlines(), candidate.read_text().splitlines(), strict=True
+        )
+        if old != new
+    ]
+    assert changed == [("        within: 12 months", "        within: 6 months")]
+    args = command.split()[1:]
+    assert args[:5] == ["backtest", "--base", "rules/core.yaml", "--candidate", "candidate.yaml"]
+    html = tmp_path / "backtest.html"
+    assert args[5:] == ["examples/", "--horizon", "730", "--html", "backtest.html"]
+    options = ("--horizon", "730", "--html", str(html), "--format", "json")
+    result = run(candidate, str(EXAMPLES), *options)
+    assert result.exit_code == 0, result.stderr
+    assert "0 added, 0 removed, 2 moved" in result.stderr
+    outcomes = json.loads(result.stdout)["outcomes"]
+    for which in ("base", "candidate"):
+        assert outcomes[which] == {
+            "outcomes": 1,
+            "caught": 1,
+            "median_days": 700.0,
+            "alerts": 55,
+            "alerts_in_outcome_cases": 29,
+        }
+    assert html.read_text().count('class="moved"') == 4  # two alerts, each on both lanes

@@ -32,7 +32,8 @@ def _days(days: float | None) -> str:
 def _changes_table(result: Backtest) -> Table:
     table = Table(title="Alerts that change, per case", title_justify="left")
     for column in ("File", "Case", "Change", "Rule", "Action", "Base", "Candidate", "Days"):
-        table.add_column(column, no_wrap=column in ("Change", "Base", "Candidate", "Days"))
+        # Fold, never cut, a long rule id or file name: it is what the reader looks up.
+        table.add_column(column, overflow="fold")
     for case in result.changed:
         for change in case.changes:
             table.add_row(
@@ -51,7 +52,7 @@ def _changes_table(result: Backtest) -> Table:
 def _rules_table(result: Backtest) -> Table:
     table = Table(title="Per rule", title_justify="left")
     for column in ("Rule", "Base", "Candidate", "Same", "Added", "Removed", "Moved"):
-        table.add_column(column, justify="left" if column == "Rule" else "right")
+        table.add_column(column, justify="left" if column == "Rule" else "right", overflow="fold")
     for rule in result.rules:
         if rule.added or rule.removed or rule.moved:
             table.add_row(
@@ -84,7 +85,7 @@ def _outcomes_table(result: Backtest) -> Table:
         title_justify="left",
     )
     for column in ("File", "Case", "Outcome", "Base", "Candidate"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for check in result.outcome_checks:
         table.add_row(
             safe(check.file),

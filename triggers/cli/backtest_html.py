@@ -83,6 +83,8 @@ def _case_svg(case: CaseComparison, outcomes: list[datetime], horizon: int) -> s
     parts = [
         f'<text x="4" y="{_LANE - 8}">base</text>',
         f'<text x="4" y="{2 * _LANE - 8}">candidate</text>',
+        f'<text x="{_LEFT}" y="{2 * _LANE + 14}">{start:%Y-%m-%d}</text>',
+        f'<text x="{x(end)}" y="{2 * _LANE + 14}" text-anchor="end">{end:%Y-%m-%d}</text>',
     ]
     for at in outcomes:
         left = max(_LEFT, x(at) - (_WIDTH - _LEFT - 20) * horizon * 86400 / span)
@@ -106,7 +108,7 @@ def _case_svg(case: CaseComparison, outcomes: list[datetime], horizon: int) -> s
                     f' r="5"><title>{tip} {when:%Y-%m-%d}</title></circle>'
                 )
     return (
-        f'<svg width="{_WIDTH}" height="{2 * _LANE + 4}" role="img"'
+        f'<svg width="{_WIDTH}" height="{2 * _LANE + 20}" role="img"'
         f' xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
     )
 
@@ -139,7 +141,7 @@ def _cases(result: Backtest) -> str:
 
 def backtest_html(result: Backtest) -> str:
     """The page: each rule set's catch of harm and alert load side by side, the changes
-    per rule, and per case a base lane and a candidate lane with the changed alerts."""
+    per case a base lane and a candidate lane with the changed alerts, and the changes per rule."""
     totals = result.totals()
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -148,7 +150,7 @@ def backtest_html(result: Backtest) -> str:
         f" {totals['added']} alert(s) added, {totals['removed']} removed,"
         f" {totals['moved']} moved, {totals['same']} the same.</p>"
         + _side(result)
-        + _rules(result)
         + _cases(result)
+        + _rules(result)
         + "</body></html>"
     )
