@@ -364,3 +364,13 @@ def test_the_readme_example_does_what_it_says(tmp_path: Path) -> None:
             "alerts_in_outcome_cases": 29,
         }
     assert html.read_text().count('class="moved"') == 4  # two alerts, each on both lanes
+
+
+def test_a_dask_cluster_gives_the_report_of_one_worker(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    candidate = _halved("D7b-no-assessment-after-plan-ended", tmp_path)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
+        on_cluster = _report(candidate, "--cluster", local.scheduler_address)
+    assert on_cluster == _report(candidate, "--workers", "1")
