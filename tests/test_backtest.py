@@ -374,3 +374,20 @@ def test_a_dask_cluster_gives_the_report_of_one_worker(tmp_path: Path) -> None:
     ) as local:
         on_cluster = _report(candidate, "--cluster", local.scheduler_address)
     assert on_cluster == _report(candidate, "--workers", "1")
+
+
+def test_a_csv_corpus_through_a_mapping_compares_its_good_rows(tmp_path: Path) -> None:
+    sheets = ROOT / "docs" / "spreadsheet"
+    sheet = tmp_path / "mr-c-bail.csv"
+    sheet.write_text((sheets / "mr-c-bail.csv").read_text().rstrip("\n") + "\nmr-c,not a date\n")
+    mapping = str(sheets / "mapping.yaml")
+    result = run(CORE, str(sheet), "--mapping", mapping, "--format", "json", "--workers", "1")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [f["file"] for f in report["failed"]] == [str(sheet)]
+    assert "row" in report["failed"][0]["error"]
+    # The good rows were replayed under both rule sets and compared: as the whole sheet.
+    whole = run(CORE, str(sheets / "mr-c-bail.csv"), "--mapping", mapping, "--format", "json")
+    assert whole.exit_code == 0, whole.stderr
+    assert report["totals"] == json.loads(whole.stdout)["totals"]
+    assert report["totals"]["base_alerts"] == report["totals"]["same"] > 0

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from triggers.cluster import replay_on_cluster
 from triggers.errors import TriggersError
+from triggers.mapping import ColumnMapping
 from triggers.models.alerts import Alert
 from triggers.models.chronology import Outcome
 from triggers.parallel import FileReplay, replay_files
@@ -288,7 +289,8 @@ class Backtest:
     outcome_checks: tuple[OutcomeCheck, ...]
     base_outcomes: OutcomeSummary
     candidate_outcomes: OutcomeSummary
-    #: Files that could not be replayed under either rule set, and why.
+    #: Files that could not be replayed (or not wholly: a CSV file's bad rows) under
+    #: either rule set, and why.
     failed: tuple[tuple[str, TriggersError], ...] = field(default=())
 
     @property
@@ -365,16 +367,23 @@ def _summary(cases: Sequence[_Case], leads: Sequence[Lead | None], which: str) -
     )
 
 
-def _replay(
-    files: Sequence[str],
-    rules: CompiledRuleSet,
-    until: datetime | None,
-    workers: int,
-    cluster: str | None,
-) -> Iterator[FileReplay]:
-    if cluster:
-        return replay_on_cluster(files, rules, until=until, address=cluster)
-    return replay_files(files, rules, until=until, workers=workers)
+@dataclass(frozen=True)
+class _Where:
+    """How the files are replayed: in worker processes or on a cluster, CSV through a mapping."""
+
+    until: datetime | None
+    workers: int
+    cluster: str | None
+    mapping: ColumnMapping | None
+
+    def replay(self, files: Sequence[str], rules: CompiledRuleSet) -> Iterator[FileReplay]:
+        if self.cluster:
+            return replay_on_cluster(
+                files, rules, until=self.until, address=self.cluster, mapping=self.mapping
+            )
+        return replay_files(
+            files, rules, until=self.until, workers=self.workers, mapping=self.mapping
+        )
 
 
 def backtest(
@@ -386,17 +395,20 @@ def backtest(
     until: datetime | None = None,
     workers: int = 1,
     cluster: str | None = None,
+    mapping: ColumnMapping | None = None,
     progress: Callable[[FileReplay], None] | None = None,
 ) -> Backtest:
     """Replay `files` under `base` and then `candidate` and compare what they raise.
 
-    Each file is replayed in `workers` processes, or on the Dask cluster at `cluster`;
-    `progress` is called after each file under each rule set (twice per file). A file
-    that fails under either rule set is left out and listed in `failed`.
+    Each file is replayed in `workers` processes, or on the Dask cluster at `cluster`,
+    CSV files read through `mapping`; `progress` is called after each file under each
+    rule set (twice per file). A file that fails under either rule set is listed in
+    `failed`; what both runs replayed of it (a CSV file's good rows) is still compared.
     """
+    where = _Where(until, workers, cluster, mapping)
     failed: dict[str, TriggersError] = {}
     held: list[tuple[str, list[tuple[str, tuple[Outcome, ...], tuple[Alert, ...]]]]] = []
-    for outcome in _replay(files, base, until, workers, cluster):
+    for outcome in where.replay(files, base):
         if outcome.error is not None:
             failed[outcome.file] = outcome.error
         held.append(
@@ -405,11 +417,11 @@ def backtest(
         if progress:
             progress(outcome)
     cases: list[_Case] = []
-    replayed = _replay(files, candidate, until, workers, cluster)
-    for (file, base_cases), outcome in zip(held, replayed, strict=True):
+    for (file, base_cases), outcome in zip(held, where.replay(files, candidate), strict=True):
         if outcome.error is not None:
             failed.setdefault(file, outcome.error)
-        elif file not in failed:
+        # Both read the same cases unless one run's worker died on the file.
+        if len(base_cases) == len(outcome.results):
             cases += [
                 _Case(file, case, outcomes, alerts, result.alerts)
                 for (case, outcomes, alerts), result in zip(

@@ -14,9 +14,16 @@ from rich.table import Table
 from triggers.backtest import Backtest, OutcomeCheck, OutcomeSummary, backtest
 from triggers.cli.app import cli
 from triggers.cli.backtest_html import backtest_html
-from triggers.cli.options import cluster_option, date, workers_option, workers_or_cluster
+from triggers.cli.options import (
+    cluster_option,
+    date,
+    mapping_option,
+    workers_option,
+    workers_or_cluster,
+)
 from triggers.cli.render import progress, report_error, safe, stderr, stdout
 from triggers.engine import load_rules
+from triggers.mapping import load_mapping
 from triggers.parallel import FileReplay
 from triggers.reading import chronology_files
 
@@ -130,6 +137,7 @@ def _show(result: Backtest, out: Console) -> None:
     type=_RULES,
     help="The changed rules to compare with the base: a rule file or directory.",
 )
+@mapping_option
 @click.option(
     "--horizon",
     "horizon",
@@ -170,6 +178,7 @@ def backtest_command(
     paths: Sequence[str],
     base_path: str,
     candidate_path: str,
+    mapping_path: str | None,
     horizon: int,
     until: datetime | None,
     output: str,
@@ -187,12 +196,13 @@ def backtest_command(
     time and were raised by the same events; otherwise added or removed. Where a
     chronology lists outcomes (harm later found), each rule set's first alert in the
     --horizon days before each outcome, and how many alerts it raised. Exits 1 if
-    any file failed (the others are still compared).
+    any file failed (the others, and a CSV file's good rows, are still compared).
     """
     processes, cluster = workers_or_cluster(ctx, workers, cluster)
     err = stderr()
     base = load_rules(base_path)
     candidate = load_rules(candidate_path)
+    mapping = load_mapping(mapping_path) if mapping_path else None
     files = chronology_files(paths)
     with progress(2 * len(files), err) as bar:
         task = bar.add_task("backtesting", total=2 * len(files)) if bar else None
@@ -209,6 +219,7 @@ def backtest_command(
             until=until,
             workers=processes,
             cluster=cluster,
+            mapping=mapping,
             progress=advance,
         )
     if output == "json":
