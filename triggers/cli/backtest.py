@@ -17,6 +17,7 @@ from triggers.cli.backtest_html import backtest_html
 from triggers.cli.options import (
     cluster_option,
     date,
+    format_option,
     mapping_option,
     workers_option,
     workers_or_cluster,
@@ -154,14 +155,7 @@ def _show(result: Backtest, out: Console) -> None:
     callback=date,
     help="Run the clock on to DATE so that deadlines after the last event pass (as replay).",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: tables of the changes, per rule and outcomes; json: one JSON object.",
-)
+@format_option("table: tables of the changes, per rule and outcomes; json: one JSON object.")
 @click.option(
     "--html",
     "html",

@@ -19,6 +19,7 @@ __all__ = [
     "by_option",
     "cluster_option",
     "date",
+    "format_option",
     "limited_text",
     "mapping_option",
     "reason_option",
@@ -134,3 +135,16 @@ def workers_or_cluster(
             raise click.UsageError("give --cluster or --workers, not both")
         cluster = None
     return workers or os.cpu_count() or 1, cluster
+
+
+def format_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format table|json` (parameter `output`, default table); `help_text` says what each
+    shows for this command."""
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )

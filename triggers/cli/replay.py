@@ -18,6 +18,7 @@ from triggers.cli.options import (
     by_option,
     cluster_option,
     date,
+    format_option,
     mapping_option,
     reason_option,
     rules_option,
@@ -136,14 +137,7 @@ class _JsonArray:
     help="Run the clock on to DATE (a date alone is the start of that day) so that deadlines"
     " after the last event pass; by default the clock stops at the last event.",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: a timeline per case; json: the alerts as a JSON array.",
-)
+@format_option("table: a timeline per case; json: the alerts as a JSON array.")
 @workers_option
 @cluster_option("; this process still stores the alerts")
 @click.pass_context
