@@ -161,6 +161,7 @@ def test_the_command_tree() -> None:
         "alerts resolve",
         "audit",
         "audit verify",
+        "backtest",
         "case",
         "case erase",
         "db",

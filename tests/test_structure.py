@@ -40,6 +40,7 @@ def test_public_api_is_exported_and_sorted() -> None:
 #: The subpackages and modules an integrator may import from; everything else is
 #: internal (a leading underscore) or re-exported by `triggers` itself.
 PUBLIC_MODULES = {
+    "backtest",
     "cli",
     "cluster",
     "engine",
@@ -95,7 +96,7 @@ def test_every_module_declares_what_it_exports(module: str) -> None:
 
 
 # Which layers each layer may import: models → reading → generate → rules → engine → ruletests
-# → parallel → cluster → store → pipeline → report → cli.
+# → parallel → cluster → backtest → store → pipeline → report → cli.
 LAYERS = [
     "limits",
     "errors",
@@ -112,6 +113,7 @@ LAYERS = [
     "ruletests",
     "parallel",
     "cluster",
+    "backtest",
     "store",
     "pipeline",
     "report",

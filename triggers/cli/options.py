@@ -1,10 +1,12 @@
-"""Options several commands share: the store, who acts and why, the rules, dates, and
-the column mapping of CSV chronologies."""
+"""Options several commands share: the store, who acts and why, the rules, dates, the
+column mapping of CSV chronologies, and where to replay (worker processes or a cluster)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -15,12 +17,16 @@ from triggers.store.settings import ACTOR_ENV, STORE_ENV
 __all__ = [
     "ALERT_ID",
     "by_option",
+    "cluster_option",
     "date",
+    "format_option",
     "limited_text",
     "mapping_option",
     "reason_option",
     "rules_option",
     "store_option",
+    "workers_option",
+    "workers_or_cluster",
 ]
 
 #: An alert id: any whole number; one that no store could hold (the stores keep 64-bit
@@ -95,3 +101,50 @@ mapping_option = click.option(
     help="Read CSV chronologies' headers and values through this column mapping (README"
     " 'Spreadsheet chronologies'); YAML, JSON and JSONL files are read as they are.",
 )
+workers_option = click.option(
+    "--workers",
+    "workers",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Replay in N worker processes (default: one per CPU); 1 replays in this process.",
+)
+
+
+def cluster_option(also: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The `--cluster` option; `also` adds to its help what the command still does here."""
+    return click.option(
+        "--cluster",
+        "cluster",
+        envvar="TRIGGERS_CLUSTER",
+        show_envvar=True,
+        metavar="ADDRESS",
+        help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786)"
+        f" instead of in worker processes{also}. Not with --workers (which overrides the env"
+        " var). Needs the cluster extra: pip install 'risk-triggers[cluster]'.",
+    )
+
+
+def workers_or_cluster(
+    ctx: click.Context, workers: int | None, cluster: str | None
+) -> tuple[int, str | None]:
+    """How many worker processes, or which cluster: --cluster and --workers together are a
+    usage error, but --workers wins over $TRIGGERS_CLUSTER."""
+    if cluster and workers is not None:
+        if ctx.get_parameter_source("cluster") is not click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError("give --cluster or --workers, not both")
+        cluster = None
+    return workers or os.cpu_count() or 1, cluster
+
+
+def format_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format table|json` (parameter `output`, default table); `help_text` says what each
+    shows for this command."""
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )

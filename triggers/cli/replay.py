@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,11 +16,15 @@ from rich.console import Console
 from triggers.cli.app import cli
 from triggers.cli.options import (
     by_option,
+    cluster_option,
     date,
+    format_option,
     mapping_option,
     reason_option,
     rules_option,
     store_option,
+    workers_option,
+    workers_or_cluster,
 )
 from triggers.cli.render import (
     progress,
@@ -134,33 +137,9 @@ class _JsonArray:
     help="Run the clock on to DATE (a date alone is the start of that day) so that deadlines"
     " after the last event pass; by default the clock stops at the last event.",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: a timeline per case; json: the alerts as a JSON array.",
-)
-@click.option(
-    "--workers",
-    "workers",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Replay in N worker processes (default: one per CPU); 1 replays in this process.",
-)
-@click.option(
-    "--cluster",
-    "cluster",
-    envvar="TRIGGERS_CLUSTER",
-    show_envvar=True,
-    metavar="ADDRESS",
-    help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) instead"
-    " of in worker processes; this process still stores the alerts. Not with --workers"
-    " (which overrides the env var). Needs the cluster extra: pip install"
-    " 'risk-triggers[cluster]'.",
-)
+@format_option("table: a timeline per case; json: the alerts as a JSON array.")
+@workers_option
+@cluster_option("; this process still stores the alerts")
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -190,10 +169,7 @@ def replay(
     any file failed. A CSV file's bad rows are reported by row number (the header is
     row 1) and its good rows still replayed; the file counts as failed.
     """
-    if cluster and workers is not None:
-        if ctx.get_parameter_source("cluster") is not click.core.ParameterSource.ENVIRONMENT:
-            raise click.UsageError("give --cluster or --workers, not both")
-        cluster = None  # --workers given here wins over $TRIGGERS_CLUSTER
+    processes, cluster = workers_or_cluster(ctx, workers, cluster)
     from triggers.store import Summary  # noqa: PLC0415 -- see open_store
 
     err = stderr()
@@ -261,7 +237,7 @@ def replay(
                     files,
                     rules,
                     until=until,
-                    workers=workers or os.cpu_count() or 1,
+                    workers=processes,
                     mapping=mapping,
                 )
             )
