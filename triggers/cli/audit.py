@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from triggers.cli.app import cli
-from triggers.cli.options import date, store_option
+from triggers.cli.options import date, format_option, store_option
 from triggers.cli.render import stderr, stdout
 from triggers.cli.replay import open_store
 
@@ -21,14 +21,7 @@ __all__ = ["audit", "audit_verify"]
 @click.option("--case", "case", metavar="CASE", help="Only entries about this case.")
 @click.option("--actor", "actor", metavar="NAME", help="Only entries by this actor.")
 @click.option("--since", "since", metavar="DATE", callback=date, help="Only entries from DATE on.")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for reading; json to export.",
-)
+@format_option("table for reading; json to export.")
 @store_option
 @click.pass_context
 def audit(

@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from triggers.cli.app import cli
-from triggers.cli.options import by_option, date, reason_option, store_option
+from triggers.cli.options import by_option, date, format_option, reason_option, store_option
 from triggers.cli.render import safe, stderr, stdout, summary_tables
 from triggers.cli.replay import open_store
 
@@ -38,14 +38,7 @@ __all__ = ["summary"]
     callback=date,
     help="Only events and alerts before DATE (a date alone is the start of that day).",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for reading; json for other systems.",
-)
+@format_option("table for reading; json for other systems.")
 @store_option
 @by_option
 @reason_option
