@@ -143,7 +143,7 @@ def test_counted_events_order_as_the_tuples_of_their_ids() -> None:
     for mine, theirs in itertools.product(runs[::7], runs[::5]):
         assert (mine < theirs) == (mine.ids() < theirs.ids())
         assert (mine == theirs) == (mine.ids() == theirs.ids())
-    assert sorted(runs) == sorted(runs, key=Counted.ids)  # type: ignore[arg-type]
+    assert sorted(runs) == sorted(runs, key=Counted.ids)
 
 
 def test_a_tally_counts_distinct_values_leaving_the_window() -> None:

@@ -16,6 +16,7 @@ from triggers.engine.durable.facts import WINDOW_BOUNDS, FactLayout
 from triggers.engine.durable.patterns import rule_definitions
 from triggers.errors import Problem
 from triggers.models.events import EVENT_TYPES
+from triggers.rules.catalogue import event_fields
 from triggers.rules.compiled import CompiledRule
 from triggers.rules.limits import MAX_RULES, too_many_rules
 
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_PROPERTIES",
     "MAX_RULES",
     "MAX_RULES_PER_MESSAGE",
+    "MAX_WAITING_TESTS",
     "check_limits",
     "message_properties",
     "pattern_entries",
@@ -51,8 +53,18 @@ MAX_PATTERN_ENTRIES = 31
 MAX_FOLLOWING_TESTS = 500
 #: "Is not recorded" tests (`$nex`) that may follow one test: durable_rules keeps them
 #: in a list of 128 (NEXT_LIST_LENGTH), shares none, even identical ones, and refuses
-#: more with error 107 (measured: an `any` of 129 identical ones loads, 130 fail).
+#: more with error 107 (measured: an `any` of 129 identical ones loads, 130 fail). The
+#: same list links the end of each alternative of an `$or` to what follows it (a
+#: forward node that is itself a `$nex`, rete.c createForwardAlpha): an `any` of 129
+#: identical tests fails with 107 too, as does a list of 129 identical values.
 MAX_ABSENCE_TESTS = 127
+#: Tests of the network that one fact may have waiting at once: durable_rules walks the
+#: network with a stack of 64 (MAX_STACK_SIZE in events.c) and fails with error 303 (or
+#: crashes) past it. A test pushes every following test that holds for the fact, every
+#: "not recorded" test whose value the fact lacks, every test that refers to another
+#: fact, and the end of every alternative linked after it (measured: an `any` of 64
+#: identical alternatives that hold runs, 65 crash the process).
+MAX_WAITING_TESTS = 64
 
 
 class _Network:
@@ -65,7 +77,8 @@ class _Network:
     def add(self, node: dict[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:
         """Add a pattern's test after `node`; returns the node the next test follows.
 
-        A node is a dict of the different tests that follow it (`$nex` ones under "!").
+        A node is a dict of the different tests that follow it; under "!" what its list of
+        128 holds: `$nex` tests, and links from the end of alternatives (keys from "#").
         """
         ((key, value),) = test.items()
         if key == "$and":
@@ -74,18 +87,19 @@ class _Network:
             return node
         if key == "$or":
             # Every alternative follows `node` and leads to one new node, shared by none,
-            # which takes a place after the alternative's last test each time (even when
-            # two alternatives end at the same test).
+            # which takes a place in the list after the alternative's last test each time
+            # (even when two alternatives end at the same test).
             joined: dict[str, Any] = {}
             for i, part in enumerate(value):
                 end = self.add(node, part)
-                end[f"#{id(joined)}.{i}"] = joined
+                end.setdefault("!", {})[f"#{id(joined)}.{i}"] = joined
                 self._check(end)
             return joined
         if key == "$nex":
             # Measured: durable_rules never shares a "not recorded" test, even an identical one.
             absences: dict[str, Any] = node.setdefault("!", {})
-            child: dict[str, Any] = absences.setdefault(str(len(absences)), {})
+            (name,) = value
+            child: dict[str, Any] = absences.setdefault(f"{len(absences)} {name}", {})
         else:
             child = node.setdefault(json.dumps(test, sort_keys=True), {})
         self._check(node)
@@ -94,37 +108,130 @@ class _Network:
     def _check(self, node: dict[str, Any]) -> None:
         if self.crowded is not None:
             return
-        absences = node.get("!", {})
+        listed = node.get("!", {})
+        ends = sum(key.startswith("#") for key in listed)
         following = len(node) - ("!" in node)
         if following > MAX_FOLLOWING_TESTS:
             self.crowded = (
                 f"{following} different tests follow one test in durable_rules'"
-                f" network of tests, which holds {MAX_FOLLOWING_TESTS}"
+                f" network of tests, which holds {MAX_FOLLOWING_TESTS}{_FEWER}"
             )
-        elif len(absences) > MAX_ABSENCE_TESTS:
+        elif len(listed) > MAX_ABSENCE_TESTS and not ends:
             self.crowded = (
-                f"{len(absences)} different 'not recorded' tests follow one test in"
-                f" durable_rules' network of tests, which holds {MAX_ABSENCE_TESTS}"
+                f"{len(listed)} different 'not recorded' tests follow one test in"
+                f" durable_rules' network of tests, which holds {MAX_ABSENCE_TESTS}{_FEWER}"
+            )
+        elif len(listed) > MAX_ABSENCE_TESTS:
+            also = f" and {len(listed) - ends} 'not recorded' tests" if ends < len(listed) else ""
+            self.crowded = (
+                f"{ends} alternatives (of 'any', or values of a list) end at the same test"
+                f"{also}, where durable_rules' network of tests links at most"
+                f" {MAX_ABSENCE_TESTS}: write each alternative and each value once, or"
+                " combine rules"
             )
 
 
-def _network_problem(rules: Sequence[CompiledRule]) -> Problem | None:
-    """A problem at the first rule with which durable_rules' network of tests is too
-    crowded to load (a hang, or error 107), or None."""
+#: How to relieve a crowded test of the network.
+_FEWER = (
+    " (lists of values and 'any' add one for each value, over every rule of an event type):"
+    " use fewer different values, or combine rules"
+)
+
+
+#: The properties every event fact has, and those an event of each type always has.
+_ALWAYS = frozenset({"kind", "seq", "sid", "id", "event.type", "event.id", "event.at"})
+_REQUIRED = {
+    event_type: _ALWAYS
+    | {f"event.{spec.name}" for spec in event_fields(event_type).values() if spec.required}
+    for event_type in EVENT_TYPES
+}
+
+
+def _waiting(
+    node: dict[str, Any], present: frozenset[str], known: dict[tuple[int, frozenset[str]], int]
+) -> int:
+    """The most tests that the walk of a fact through `node`'s followers can have waiting
+    on durable_rules' stack at once (handleAlpha in events.c), if every test may hold but
+    equality tests of one value with different constants, which exclude each other.
+
+    `present` holds the properties the fact is known to have here (after a test of its
+    event type, the type's required fields): a "not recorded" test of one is never pushed.
+    Tests with no followers are taken to leave the stack before the others, as measured
+    (64 `after` rules on one event type run: each pushes a test that refers to another
+    fact, beside the sentinel's test).
+    """
+    if (id(node), present) in known:
+        return known[(id(node), present)]
+    # Each pushed test (or group of exclusive ones): whether tests follow it.
+    pushed: list[bool] = []
+    deepest = 0
+    exclusive: dict[str, bool] = {}
+    for key, child in node.get("!", {}).items():
+        # Ends of alternatives are always pushed, "not recorded" tests if the value is missing.
+        if key.startswith("#") or key.split(" ", 1)[1] not in present:
+            pushed.append(bool(child))
+            deepest = max(deepest, _waiting(child, present, known))
+    for key, child in node.items():
+        if key == "!":
+            continue
+        ((name, operand),) = json.loads(key).items()
+        if name.startswith("$") or isinstance(operand, Mapping):
+            pushed.append(bool(child))  # comparisons may hold together; references always
+        else:
+            exclusive[name] = exclusive.get(name, False) or bool(child)
+        after = _REQUIRED.get(operand, present) if name == "event.type" else present
+        deepest = max(deepest, _waiting(child, after, known))
+    pushed += exclusive.values()
+    waiting = max(len(pushed), sum(pushed) - 1 + deepest) if pushed else 0
+    known[(id(node), present)] = waiting
+    return waiting
+
+
+def _build(rules: Sequence[CompiledRule]) -> tuple[_Network, dict[str, Any], CompiledRule | None]:
+    """durable_rules' network for `rules`, and the first rule that crowds it (if any)."""
     network = _Network()
-    root: dict[str, Any] = {}
+    # Every ruleset's sentinel rule (host.py) tests that a fact has a kind.
+    root: dict[str, Any] = {json.dumps({"$ex": {"kind": 1}}): {}}
     for rule in rules:
         for definition in rule_definitions(rule, rule.id):
             for pattern in definition.patterns:
                 for body in pattern.values():
                     network.add(root, body)
         if network.crowded is not None:
-            return rule.source.problem(
-                f"with this rule, {network.crowded} (lists of values and 'any' add one for"
-                " each value, over every rule of an event type): use fewer different values,"
-                " or combine rules"
-            )
+            return network, root, rule
+    return network, root, None
+
+
+def _network_problem(rules: Sequence[CompiledRule]) -> Problem | None:
+    """A problem at the first rule with which durable_rules' network of tests is too
+    crowded to load (a hang, or error 107), or None."""
+    network, _, crowding = _build(rules)
+    if crowding is not None:
+        return crowding.source.problem(f"with this rule, {network.crowded}")
     return None
+
+
+def _waiting_problem(rules: Sequence[CompiledRule]) -> Problem | None:
+    """A problem at the first rule with which an event can have more tests waiting in
+    durable_rules' walk of its network than it keeps (error 303, or a crash), or None."""
+    if _waiting(_build(rules)[1], _ALWAYS, {}) <= MAX_WAITING_TESTS:
+        return None
+    # Waiting tests only grow as rules are added: find the first rule that goes over.
+    low, high = 0, len(rules) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if _waiting(_build(rules[: middle + 1])[1], _ALWAYS, {}) > MAX_WAITING_TESTS:
+            high = middle
+        else:
+            low = middle + 1
+    waiting = _waiting(_build(rules[: low + 1])[1], _ALWAYS, {})
+    return rules[low].source.problem(
+        f"with this rule, one event can have {waiting} tests waiting at once in durable_rules'"
+        f" network of tests, which keeps at most {MAX_WAITING_TESTS} (each alternative of"
+        " an 'any' that can hold with the others, each 'not recorded' test and each 'after'"
+        " or 'absent' rule on the event type takes one): write each alternative once, or"
+        " split the rule"
+    )
 
 
 def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
@@ -209,6 +316,11 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
     network = _network_problem(rules)
     if network is not None:
         problems.append(network)
+    # The rules per event type bound the waiting tests too: a rule set over that limit
+    # is told so, not twice.
+    waiting = None if problems else _waiting_problem(rules)
+    if waiting is not None:
+        problems.append(waiting)
     if _widest(rules)[1] > MAX_PROPERTIES:
         # Properties only grow as rules are added: find the first rule that goes over.
         low, high = 0, len(rules) - 1
