@@ -417,6 +417,8 @@ LOAD_BOUND = 5.0
 #: Seconds without a word from the judging process before it counts as hung (durable_rules
 #: can loop for ever in C while it loads a rule set, out of reach of any alarm).
 HANG_BOUND = 30.0
+#: Rule files judged by one process: durable_rules never frees a rule set it has loaded.
+FILES_PER_PROCESS = 250
 
 
 def rule_file(number: int, seed: int = 1) -> bytes:
@@ -454,13 +456,18 @@ def replay_chronologies() -> list[Chronology]:
 
 def judge_in_engine(data: bytes, folder: Path, chronologies: list[Chronology]) -> Verdict:
     """A rule file's verdict: "error" if `rules check` refuses it (its problems), "ok" if
-    it loads within `LOAD_BOUND` and replays `chronologies`; a failure otherwise."""
+    it loads within `LOAD_BOUND` and replays `chronologies`; a failure otherwise (and if
+    checking it took over `LOAD_BOUND`)."""
     path = folder / "rules.yaml"
     path.write_bytes(data)
+    started = time.perf_counter()
     try:
         rules = load_rules(path)  # all that `triggers rules check` does
     except TriggersError as error:
-        return Verdict("error", str(error)[:300])
+        return Verdict("error", str(error)[:300], time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if seconds > LOAD_BOUND:
+        return Verdict("slow", f"rules check took {seconds:.1f} s", seconds)
     started = time.perf_counter()
     try:
         engine = Engine(rules)
@@ -488,12 +495,13 @@ def _judge_files(start: int, count: int, seed: int) -> None:
 
 
 def engine_verdicts(count: int, seed: int = 1) -> dict[int, Verdict]:
-    """The verdicts of rule files 0 to `count`, judged in a separate process (restarted
+    """The verdicts of rule files 0 to `count`, judged in separate processes (a new one
     after a crash, "crash", or a hang, "hang": durable_rules can do either)."""
     verdicts: dict[int, Verdict] = {}
     start = 0
     while start < count:
-        command = [sys.executable, "-m", "tests.fuzzing", "judge", str(start), str(count - start)]
+        chunk = min(FILES_PER_PROCESS, count - start)
+        command = [sys.executable, "-m", "tests.fuzzing", "judge", str(start), str(chunk)]
         with subprocess.Popen(
             [*command, str(seed)], cwd=ROOT, stdout=subprocess.PIPE, text=True
         ) as judging:
@@ -513,9 +521,7 @@ def engine_verdicts(count: int, seed: int = 1) -> dict[int, Verdict]:
                 if "outcome" in said:
                     verdicts[current] = Verdict(said["outcome"], said["detail"], said["seconds"])
                     current += 1
-        if current >= count:
-            break
-        if judging.returncode != 0 or outcome == "hang":
+        if current < start + chunk:  # the process died, or hung, on rule file `current`
             detail = f"over {HANG_BOUND:.0f} s" if outcome == "hang" else "the process died"
             verdicts[current] = Verdict(outcome, f"{detail} (exit status {judging.returncode})")
             current += 1

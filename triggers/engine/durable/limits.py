@@ -8,6 +8,7 @@ The figures are measured with durable_rules 2.0.28 (docs/durable-rules.md).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -73,6 +74,10 @@ class _Network:
 
     def __init__(self) -> None:
         self.crowded: str | None = None
+        # The rule (its index) being added, and the rule that added each test (by the
+        # test's node): the network as it stood after any rule, without building it again.
+        self.rule = 0
+        self.born: dict[int, int] = {}
 
     def add(self, node: dict[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:
         """Add a pattern's test after `node`; returns the node the next test follows.
@@ -90,6 +95,7 @@ class _Network:
             # which takes a place in the list after the alternative's last test each time
             # (even when two alternatives end at the same test).
             joined: dict[str, Any] = {}
+            self.born[id(joined)] = self.rule
             for i, part in enumerate(value):
                 end = self.add(node, part)
                 end.setdefault("!", {})[f"#{id(joined)}.{i}"] = joined
@@ -102,6 +108,7 @@ class _Network:
             child: dict[str, Any] = absences.setdefault(f"{len(absences)} {name}", {})
         else:
             child = node.setdefault(json.dumps(test, sort_keys=True), {})
+        self.born.setdefault(id(child), self.rule)
         self._check(node)
         return child
 
@@ -147,8 +154,19 @@ _REQUIRED = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _test_of(key: str) -> tuple[str, Any]:
+    """The name and operand of a test, from its key in a node."""
+    ((name, operand),) = json.loads(key).items()
+    return name, operand
+
+
 def _waiting(
-    node: dict[str, Any], present: frozenset[str], known: dict[tuple[int, frozenset[str]], int]
+    network: _Network,
+    upto: int,
+    node: dict[str, Any],
+    present: frozenset[str],
+    known: dict[tuple[int, frozenset[str]], int],
 ) -> int:
     """The most tests that the walk of a fact through `node`'s followers can have waiting
     on durable_rules' stack at once (handleAlpha in events.c), if every test may hold but
@@ -158,29 +176,32 @@ def _waiting(
     event type, the type's required fields): a "not recorded" test of one is never pushed.
     Tests with no followers are taken to leave the stack before the others, as measured
     (64 `after` rules on one event type run: each pushes a test that refers to another
-    fact, beside the sentinel's test).
+    fact, beside the sentinel's test). Only tests that rules up to `upto` added count.
     """
     if (id(node), present) in known:
         return known[(id(node), present)]
+    born = network.born
     # Each pushed test (or group of exclusive ones): whether tests follow it.
     pushed: list[bool] = []
     deepest = 0
     exclusive: dict[str, bool] = {}
     for key, child in node.get("!", {}).items():
+        if born.get(id(child), 0) > upto:
+            continue
         # Ends of alternatives are always pushed, "not recorded" tests if the value is missing.
         if key.startswith("#") or key.split(" ", 1)[1] not in present:
             pushed.append(bool(child))
-            deepest = max(deepest, _waiting(child, present, known))
+            deepest = max(deepest, _waiting(network, upto, child, present, known))
     for key, child in node.items():
-        if key == "!":
+        if key == "!" or born.get(id(child), 0) > upto:
             continue
-        ((name, operand),) = json.loads(key).items()
+        name, operand = _test_of(key)
         if name.startswith("$") or isinstance(operand, Mapping):
             pushed.append(bool(child))  # comparisons may hold together; references always
         else:
             exclusive[name] = exclusive.get(name, False) or bool(child)
         after = _REQUIRED.get(operand, present) if name == "event.type" else present
-        deepest = max(deepest, _waiting(child, after, known))
+        deepest = max(deepest, _waiting(network, upto, child, after, known))
     pushed += exclusive.values()
     waiting = max(len(pushed), sum(pushed) - 1 + deepest) if pushed else 0
     known[(id(node), present)] = waiting
@@ -192,7 +213,8 @@ def _build(rules: Sequence[CompiledRule]) -> tuple[_Network, dict[str, Any], Com
     network = _Network()
     # Every ruleset's sentinel rule (host.py) tests that a fact has a kind.
     root: dict[str, Any] = {json.dumps({"$ex": {"kind": 1}}): {}}
-    for rule in rules:
+    for index, rule in enumerate(rules):
+        network.rule = index
         for definition in rule_definitions(rule, rule.id):
             for pattern in definition.patterns:
                 for body in pattern.values():
@@ -202,36 +224,36 @@ def _build(rules: Sequence[CompiledRule]) -> tuple[_Network, dict[str, Any], Com
     return network, root, None
 
 
-def _network_problem(rules: Sequence[CompiledRule]) -> Problem | None:
+def _network_problems(rules: Sequence[CompiledRule], others: bool) -> list[Problem]:
     """A problem at the first rule with which durable_rules' network of tests is too
-    crowded to load (a hang, or error 107), or None."""
-    network, _, crowding = _build(rules)
+    crowded to load (a hang, or error 107); else, unless there are `others` (the rules per
+    event type bound the waiting tests too: a rule set over that is told so, not twice),
+    at the first rule with which an event can have more tests waiting in durable_rules'
+    walk of the network than it keeps (error 303, or a crash)."""
+    network, root, crowding = _build(rules)
     if crowding is not None:
-        return crowding.source.problem(f"with this rule, {network.crowded}")
-    return None
-
-
-def _waiting_problem(rules: Sequence[CompiledRule]) -> Problem | None:
-    """A problem at the first rule with which an event can have more tests waiting in
-    durable_rules' walk of its network than it keeps (error 303, or a crash), or None."""
-    if _waiting(_build(rules)[1], _ALWAYS, {}) <= MAX_WAITING_TESTS:
-        return None
+        return [crowding.source.problem(f"with this rule, {network.crowded}")]
+    last = len(rules) - 1
+    if others or _waiting(network, last, root, _ALWAYS, {}) <= MAX_WAITING_TESTS:
+        return []
     # Waiting tests only grow as rules are added: find the first rule that goes over.
-    low, high = 0, len(rules) - 1
+    low, high = 0, last
     while low < high:
         middle = (low + high) // 2
-        if _waiting(_build(rules[: middle + 1])[1], _ALWAYS, {}) > MAX_WAITING_TESTS:
+        if _waiting(network, middle, root, _ALWAYS, {}) > MAX_WAITING_TESTS:
             high = middle
         else:
             low = middle + 1
-    waiting = _waiting(_build(rules[: low + 1])[1], _ALWAYS, {})
-    return rules[low].source.problem(
-        f"with this rule, one event can have {waiting} tests waiting at once in durable_rules'"
-        f" network of tests, which keeps at most {MAX_WAITING_TESTS} (each alternative of"
-        " an 'any' that can hold with the others, each 'not recorded' test and each 'after'"
-        " or 'absent' rule on the event type takes one): write each alternative once, or"
-        " split the rule"
-    )
+    waiting = _waiting(network, low, root, _ALWAYS, {})
+    return [
+        rules[low].source.problem(
+            f"with this rule, one event can have {waiting} tests waiting at once in durable_rules'"
+            f" network of tests, which keeps at most {MAX_WAITING_TESTS} (each alternative of"
+            " an 'any' that can hold with the others, each 'not recorded' test and each 'after'"
+            " or 'absent' rule on the event type takes one): write each alternative once, or"
+            " split the rule"
+        )
+    ]
 
 
 def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
@@ -313,14 +335,7 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
                     " most); simplify them or split the rule",
                 )
             )
-    network = _network_problem(rules)
-    if network is not None:
-        problems.append(network)
-    # The rules per event type bound the waiting tests too: a rule set over that limit
-    # is told so, not twice.
-    waiting = None if problems else _waiting_problem(rules)
-    if waiting is not None:
-        problems.append(waiting)
+    problems += _network_problems(rules, bool(problems))
     if _widest(rules)[1] > MAX_PROPERTIES:
         # Properties only grow as rules are added: find the first rule that goes over.
         low, high = 0, len(rules) - 1
