@@ -435,7 +435,8 @@ def _edge_events(event_type: str, at: datetime, full: bool) -> dict[str, Any]:
             continue
         if spec.kind != "list" and (spec.required or full):
             kinds = {"int": 1, "float": 1.5, "bool": True, "time": "2000-01-01"}
-            event[spec.name] = spec.values[-1] if spec.values else kinds.get(spec.kind, "x")
+            value = spec.values[-1] if spec.values else kinds.get(spec.kind, "x")
+            event[spec.name] = [value] if spec.kind == "set" else value
     return event
 
 

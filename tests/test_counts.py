@@ -4,7 +4,7 @@ The engine keeps each count's events in a window that events leave from the fron
 and names the events counted without copying them until an alert is kept. Busy
 windows, simultaneous triggers in different `same:` groups (alerts at one moment are
 ordered by the ids they name, and a throttle keeps the first), `distinct:` values
-that leave the window, lists compared by `same:`, and `unless:` are replayed by the
+that leave the window, and `unless:` are replayed by the
 engine and by the reference evaluator, which counts by brute force.
 """
 
@@ -68,14 +68,6 @@ rules:
         unless: {event: return_interview, same: [child]}
     then:
       - {action: flag, reason: "{event.child}"}
-  - id: same-bail
-    title: Bail granted twice with the same conditions within a month
-    learning: l
-    when:
-      event: bail_granted
-      count: {at_least: 2, within: 1 month, same: [conditions]}
-    then:
-      - {action: flag, reason: r}
 """
 
 
@@ -97,12 +89,7 @@ def busy_case(seed: int, count: int) -> list[dict[str, Any]]:
             event = rng.choice(
                 [
                     {"type": "return_interview", "child": rng.choice("ab")},
-                    {"type": "strategy_meeting"},
-                    {
-                        "type": "bail_granted",
-                        "conditions": rng.choice([["curfew"], ["curfew", "x"]]),
-                    },
-                    {"type": "bail_granted"},
+                    *[{"type": "strategy_meeting"}] * 3,
                 ]
             )
         events.append({"at": at, "id": f"e{index:04}", **event})
@@ -125,7 +112,6 @@ def test_busy_windows_raise_the_alerts_of_counting_everything_again(
         "reporters",
         "same-reporter",
         "missing",
-        "same-bail",
     }
     assert max(len(alert.events) for alert in got) > 40
 

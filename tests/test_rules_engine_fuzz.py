@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import chronology
+from tests.conftest import RULES, chronology
 from tests.fuzzing import LOAD_BOUND, engine_verdicts, judge_in_engine, replay_chronologies
 from triggers import Engine, RuleFileError, load_rules
 from triggers.cli import cli
@@ -44,7 +44,7 @@ def test_the_judge_tells_a_refusal_by_the_engine_from_one_by_rules_check(
     tmp_path: Path,
 ) -> None:
     chronologies = replay_chronologies()
-    good = judge_in_engine((Path("rules") / "core.yaml").read_bytes(), tmp_path, chronologies)
+    good = judge_in_engine((RULES / "core.yaml").read_bytes(), tmp_path, chronologies)
     refused = judge_in_engine(b"rules: [{id: r}]\n", tmp_path, chronologies)
     assert (good.outcome, refused.outcome) == ("ok", "error")
     assert "missing required key" in refused.detail

@@ -21,20 +21,7 @@ from triggers.engine.semantics import event_values
 from triggers.models.events import Event
 from triggers.rules.compiled import CompiledCount, CompiledRelation, holds
 
-__all__ = ["Cancellers", "Counted", "Tally", "hashable"]
-
-
-def hashable(value: Any) -> Hashable:
-    """`value` as a key that is equal to another exactly when the values are equal.
-
-    Event values are JSON-like: a list (bail conditions) becomes a tuple, marked so that
-    it never meets a value of another kind.
-    """
-    if isinstance(value, list):
-        return (list, tuple(hashable(item) for item in value))
-    if isinstance(value, dict):
-        return (dict, tuple(sorted((k, hashable(v)) for k, v in value.items())))
-    return value  # type: ignore[no-any-return]
+__all__ = ["Cancellers", "Counted", "Tally"]
 
 
 class Counted:
@@ -132,11 +119,11 @@ class Tally:
         start = count.window.before(at)
         while self._order and self._order[0][0] < start:
             self._order.popleft()[1].drop()
-        key = tuple(hashable(values.get(name)) for name in count.same)
+        key = tuple(values.get(name) for name in count.same)
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group()
-        distinct = None if count.distinct is None else hashable(values.get(count.distinct))
+        distinct = None if count.distinct is None else values.get(count.distinct)
         group.add(event_id, distinct)
         self._order.append((at, group))
         counted = Counted(group.ids, group.head, len(group.ids))
@@ -164,7 +151,7 @@ class Cancellers:
         """Whether an event of `rule`'s `unless` lies from `start` to `end`, both included, with the
         trigger's values in its `same:` fields (judged on the whole case: the trigger's
         moment may hold one later in event order, and it still cancels)."""
-        key = tuple(hashable(trigger.get(ours)) for _, ours in unless.same)
+        key = tuple(trigger.get(ours) for _, ours in unless.same)
         if None in key:
             return False  # an unrecorded value is equal to nothing
         times = self._index(rule, unless).get(key, [])
@@ -183,7 +170,7 @@ class Cancellers:
                 values = event_values(event)
                 if not holds(unless.condition, {"event": values}):
                     continue
-                key = tuple(hashable(values.get(theirs)) for theirs, _ in unless.same)
+                key = tuple(values.get(theirs) for theirs, _ in unless.same)
                 if None not in key:
                     found.setdefault(key, []).append(event.at)
         return found

@@ -200,7 +200,8 @@ def _waiting(
             pushed.append(bool(child))  # comparisons may hold together; references always
         else:
             exclusive[name] = exclusive.get(name, False) or bool(child)
-        after = _REQUIRED.get(operand, present) if name == "event.type" else present
+        typed = name == "event.type" and isinstance(operand, str)
+        after = _REQUIRED.get(operand, present) if typed else present
         deepest = max(deepest, _waiting(network, upto, child, after, known))
     pushed += exclusive.values()
     waiting = max(len(pushed), sum(pushed) - 1 + deepest) if pushed else 0
