@@ -13,24 +13,45 @@ a crash or a hang. `tests/test_fuzz.py` runs a few hundred inputs in the suite;
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import random
+import select
 import signal
+import subprocess
+import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+import yaml
 
 from tests.conftest import EXAMPLES, ROOT
-from triggers import Engine, TriggersError, load_chronologies, load_rules
+from triggers import Chronology, Engine, TriggersError, load_chronologies, load_rules
+from triggers._yaml import load_yaml
+from triggers.generate import generate_corpus
+from triggers.limits import EARLIEST, LATEST
+from triggers.models.events import EVENT_TYPES
+from triggers.rules.catalogue import FieldSpec, event_fields, state_fields
 from triggers.rules.compiled import CompiledRuleSet
 
 __all__ = [
+    "LOAD_BOUND",
     "READERS",
     "Verdict",
+    "engine_verdicts",
     "judge",
+    "judge_in_engine",
     "mutate",
+    "mutate_rules",
+    "replay_chronologies",
+    "rule_file",
     "seeds",
     "set_huge",
 ]
@@ -218,8 +239,6 @@ def seeds(reader: str) -> list[bytes]:
 
 
 def _plain(path: Path) -> object:
-    import yaml
-
     return yaml.safe_load(path.read_text())
 
 
@@ -247,3 +266,291 @@ def judge(reader: str, data: bytes, folder: Path, rules: CompiledRuleSet) -> Ver
             "traceback", f"{type(error).__name__}: {error}"[:300], time.perf_counter() - started
         )
     return Verdict("ok", "", time.perf_counter() - started)
+
+
+# --- rule files that are likely to pass `rules check` but push the engine -----------
+
+#: Numbers at the edges of what a rule may test (`triggers/rules/limits.py`) and near them.
+_NUMBERS: list[Any] = [
+    0, 1, -1, 0.0001, 0.00011, -0.0001, 0.1 + 0.2, 0.5, 1e9, 999_999_999.5, -1e9,
+    10**15 - 1, -(10**15 - 1), 2**31, 2**53, 123_456.000_001, 3e-4,
+]  # fmt: skip
+#: Durations at the edges of what a window, a throttle or `act_within` may be.
+_DURATIONS = [
+    "1h", "1 month", "100 years", "1200 months", "36525d", "5217w", "876600h", "99 years",
+]  # fmt: skip
+#: Lengths of lists and of repeated (aliased) blocks around durable_rules' tables.
+_LENGTHS = [1, 2, 60, 126, 127, 128, 129, 130, 200, 255, 256]
+
+
+def _value(spec: FieldSpec, rng: random.Random) -> Any:
+    """A value a test on `spec` may compare with."""
+    if spec.values:
+        return rng.choice(spec.values)
+    if spec.kind in ("int", "float"):
+        return rng.choice(_NUMBERS)
+    if spec.kind == "bool":
+        return rng.random() < 0.5
+    return rng.choice(["x", "north", "police", "é" * 60, "a" * 200, "0", "1e5", "null"])
+
+
+def _test(spec: FieldSpec, rng: random.Random) -> Any:
+    """A test on a field of kind `spec`: a hostile operand of an operator it allows."""
+    kind = rng.randrange(5)
+    if kind == 0 and spec.ordered:
+        return {rng.choice(["lt", "le", "gt", "ge"]): _value(spec, rng)}
+    if kind == 1 and spec.kind == "set":
+        operator = rng.choice(["includes", "excludes", "includes_any"])
+        value = _value(spec, rng)
+        return {operator: [value] if operator == "includes_any" else value}
+    if kind == 2 and spec.kind not in ("bool", "set"):
+        size = rng.choice(_LENGTHS)
+        values = [_value(spec, rng) for _ in range(size)]
+        if spec.kind in ("str", "time", "list"):
+            values = [f"v{i}-{rng.randrange(10**6)}" for i in range(size)]
+        return {rng.choice(["in", "not_in"]): values}
+    if kind == 3:
+        return {"present": rng.random() < 0.5}
+    return {rng.choice(["eq", "ne"]): _value(spec, rng)}
+
+
+def _rule_with_event(rules: list[Any], rng: random.Random) -> tuple[dict[str, Any], str]:
+    rule = rng.choice(rules)
+    event = rule["when"]["event"]
+    return rule, event if isinstance(event, str) else event[0]
+
+
+def _testable(event_type: str) -> list[FieldSpec]:
+    """The fields of `event_type` that a rule may test."""
+    return [
+        spec
+        for spec in event_fields(event_type).values()
+        if spec.name not in ("type", "id", "at", "recorded_at", "note")
+    ]
+
+
+def _event_test(rules: list[Any], rng: random.Random) -> None:
+    """A test on a field of a rule's event, alone or repeated (a YAML alias) in an `any`."""
+    rule, event_type = _rule_with_event(rules, rng)
+    spec = rng.choice(_testable(event_type))
+    where = rule["when"].setdefault("where", {})
+    if rng.random() < 0.3:
+        block = {spec.name: _test(spec, rng)}
+        where[rng.choice(["any", "all"])] = [block] * rng.choice(_LENGTHS)
+    else:
+        where[spec.name] = _test(spec, rng)
+
+
+def _state_test(rules: list[Any], rng: random.Random) -> None:
+    """A test on the case state, alone or negated, possibly nested several deep."""
+    rule = rng.choice(rules)
+    spec = rng.choice(list(state_fields().values()))
+    block: Any = {spec.name: _test(spec, rng)}
+    for _ in range(rng.choice([0, 0, 1, 3, 7])):
+        combinator = rng.choice(["any", "all", "not"])
+        block = {combinator: block if combinator == "not" else [block] * rng.randint(1, 3)}
+    rule["when"].setdefault("case", {}).update(block)
+
+
+def _window(rules: list[Any], rng: random.Random) -> None:
+    """A window, throttle or action deadline at the edge of what a duration may be."""
+    rule = rng.choice(rules)
+    when = rule["when"]
+    places = [
+        when[form] for form in ("after", "absent", "count") if isinstance(when.get(form), dict)
+    ]
+    choice = rng.randrange(3)
+    if choice == 0 and places:
+        rng.choice(places)["within"] = rng.choice(_DURATIONS)
+    elif choice == 1:
+        rule["throttle"] = rng.choice(_DURATIONS)
+    else:
+        rng.choice(rule["then"])["act_within"] = rng.choice(_DURATIONS)
+
+
+def _clones(rules: list[Any], rng: random.Random) -> None:
+    """Copies of a rule, each with a test of its own: many rules on one event type."""
+    rule, event_type = _rule_with_event(rules, rng)
+    spec = rng.choice(_testable(event_type))
+    for index in range(rng.choice([2, 8, 10, 20, 40, 63, 64, 65, 70])):
+        clone = copy.deepcopy(rule)
+        clone["id"] = f"{rule['id']}-copy{index}"
+        clone["when"].setdefault("where", {})[spec.name] = _test(spec, rng)
+        rules.append(clone)
+
+
+def _count(rules: list[Any], rng: random.Random) -> None:
+    """A count at the edges of how many, and of what it counts."""
+    rule = rng.choice(rules)
+    when = rule["when"]
+    for form in ("after", "absent", "due", "changed"):
+        when.pop(form, None)
+    count = when.setdefault("count", {"within": rng.choice(_DURATIONS)})
+    count["at_least"] = rng.choice([2, 3, 999, 1000])
+
+
+_RULE_MUTATIONS: list[Callable[[list[Any], random.Random], None]] = [
+    _event_test,
+    _state_test,
+    _window,
+    _clones,
+    _count,
+]
+
+
+def mutate_rules(data: bytes, rng: random.Random) -> bytes:
+    """A rule file made from `data` (a valid one) that `rules check` is likely to pass but
+    that pushes the engine: one to four of tests with hostile operands, lists and `any`
+    blocks of repeated (aliased) tests around durable_rules' table sizes, conditions
+    nested deep, windows at the longest and shortest, many rules on one event type."""
+    document = load_yaml(data.decode(), "rules.yaml")[0].data  # the project's reading of YAML
+    rules = rng.sample(document["rules"], rng.randint(1, len(document["rules"])))
+    for _ in range(rng.randint(1, 4)):
+        rng.choice(_RULE_MUTATIONS)(rules, rng)
+    return yaml.safe_dump({"rules": rules}, sort_keys=False, allow_unicode=True).encode()
+
+
+# --- rule files that pass `rules check`, in the engine (issue 14) ---------------------
+
+#: Seconds a rule file that `rules check` passes may take to load into the engine.
+LOAD_BOUND = 5.0
+#: Seconds without a word from the judging process before it counts as hung (durable_rules
+#: can loop for ever in C while it loads a rule set, out of reach of any alarm).
+HANG_BOUND = 30.0
+#: Rule files judged by one process: durable_rules never frees a rule set it has loaded.
+FILES_PER_PROCESS = 250
+
+
+def rule_file(number: int, seed: int = 1) -> bytes:
+    """Rule file number `number` of a run: made from the shipped rules by `mutate_rules`,
+    from its own seed, so that any one can be made again on its own."""
+    return mutate_rules(seeds("rules")[0], random.Random(f"{seed}-rules-engine-{number}"))
+
+
+def _edge_events(event_type: str, at: datetime, full: bool) -> dict[str, Any]:
+    """An event of `event_type` at `at`: its required fields, or (`full`) all of them."""
+    event: dict[str, Any] = {"type": event_type, "at": at.isoformat()}
+    for spec in event_fields(event_type).values():
+        if spec.name in event or spec.name in ("id", "note", "recorded_at"):
+            continue
+        if spec.kind != "list" and (spec.required or full):
+            kinds = {"int": 1, "float": 1.5, "bool": True, "time": "2000-01-01"}
+            value = spec.values[-1] if spec.values else kinds.get(spec.kind, "x")
+            event[spec.name] = [value] if spec.kind == "set" else value
+    return event
+
+
+def replay_chronologies() -> list[Chronology]:
+    """Chronologies that reach many rules: the examples, generated cases, and every event
+    type at the first and last moments events may have, bare and with every field."""
+    found = [c for path in sorted(EXAMPLES.glob("*.yaml")) for c in load_chronologies(path)]
+    found += [Chronology.model_validate(case) for case in generate_corpus(4, 150, 1)]
+    for name, start in (("earliest", EARLIEST), ("latest", LATEST - timedelta(days=1))):
+        events = [
+            _edge_events(event_type, start + timedelta(days=full), bool(full))
+            for full in (0, 1)
+            for event_type in EVENT_TYPES
+        ]
+        found.append(Chronology.model_validate({"case": f"edges-{name}", "events": events}))
+    return found
+
+
+def judge_in_engine(data: bytes, folder: Path, chronologies: list[Chronology]) -> Verdict:
+    """A rule file's verdict: "error" if `rules check` refuses it (its problems), "ok" if
+    it loads within `LOAD_BOUND` and replays `chronologies`; a failure otherwise (and if
+    checking it took over `LOAD_BOUND`)."""
+    path = folder / "rules.yaml"
+    path.write_bytes(data)
+    started = time.perf_counter()
+    try:
+        rules = load_rules(path)  # all that `triggers rules check` does
+    except TriggersError as error:
+        return Verdict("error", str(error)[:300], time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if seconds > LOAD_BOUND:
+        return Verdict("slow", f"rules check took {seconds:.1f} s", seconds)
+    started = time.perf_counter()
+    try:
+        engine = Engine(rules)
+        seconds = time.perf_counter() - started
+        if seconds > LOAD_BOUND:
+            return Verdict("slow", f"loading took {seconds:.1f} s", seconds)
+        for chronology in chronologies:
+            engine.replay(chronology)
+    except Exception as error:  # a refusal by durable_rules, or any traceback
+        detail = f"{type(error).__name__}: {error}"[:300]
+        return Verdict("engine", detail, time.perf_counter() - started)
+    return Verdict("ok", "", seconds)
+
+
+def _judge_files(start: int, count: int, seed: int) -> None:
+    """Judge rule files `start` to `start + count` in this process: a JSON line as each
+    one starts and one with its verdict (the parent watches for hangs and crashes)."""
+    chronologies = replay_chronologies()
+    with tempfile.TemporaryDirectory(prefix="rules-engine-") as folder:
+        for number in range(start, start + count):
+            print(json.dumps({"n": number}), flush=True)
+            verdict = judge_in_engine(rule_file(number, seed), Path(folder), chronologies)
+            line = {"n": number, "outcome": verdict.outcome, "detail": verdict.detail}
+            print(json.dumps({**line, "seconds": verdict.seconds}), flush=True)
+
+
+def engine_verdicts(count: int, seed: int = 1) -> dict[int, Verdict]:
+    """The verdicts of rule files 0 to `count`, judged in separate processes (a new one
+    after a crash, "crash", or a hang, "hang": durable_rules can do either)."""
+    verdicts: dict[int, Verdict] = {}
+    start = 0
+    while start < count:
+        chunk = min(FILES_PER_PROCESS, count - start)
+        command = [sys.executable, "-m", "tests.fuzzing", "judge", str(start), str(chunk)]
+        with subprocess.Popen(
+            [*command, str(seed)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        ) as judging:
+            assert judging.stdout is not None
+            current, outcome = start, "crash"
+            while True:
+                ready, _, _ = select.select([judging.stdout], [], [], HANG_BOUND)
+                if not ready:
+                    judging.kill()
+                    outcome = "hang"
+                    break
+                line = judging.stdout.readline()
+                if not line:
+                    break
+                said = json.loads(line)
+                current = said["n"]
+                if "outcome" in said:
+                    verdicts[current] = Verdict(said["outcome"], said["detail"], said["seconds"])
+                    current += 1
+        if current < start + chunk:  # the process died, or hung, on rule file `current`
+            detail = f"over {HANG_BOUND:.0f} s" if outcome == "hang" else "the process died"
+            verdicts[current] = Verdict(outcome, f"{detail} (exit status {judging.returncode})")
+            current += 1
+        start = current
+    return verdicts
+
+
+def _engine_run(count: int, seed: int) -> int:
+    """The long run of rule files through the engine: outcomes and failures; 1 if any."""
+    started = time.perf_counter()
+    verdicts = engine_verdicts(count, seed)
+    outcomes = Counter(verdict.outcome for verdict in verdicts.values())
+    slowest = max((v.seconds for v in verdicts.values() if v.outcome == "ok"), default=0.0)
+    print(
+        f"{count} rule files (seed {seed}): {outcomes['ok']} loaded and replayed,"
+        f" {outcomes['error']} refused by rules check, slowest load {slowest:.2f} s,"
+        f" {time.perf_counter() - started:.0f} s"
+    )
+    failed = {n: v for n, v in verdicts.items() if v.failed}
+    for number, verdict in sorted(failed.items()):
+        print(f"rule file {number}: {verdict.outcome}: {verdict.detail}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    # python -m tests.fuzzing engine N [SEED]: N rule files that `rules check` passes, in
+    # the engine (`judge` is the process that `engine_verdicts` starts).
+    if sys.argv[1] == "judge":
+        _judge_files(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        sys.exit(_engine_run(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1))

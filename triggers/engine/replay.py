@@ -19,11 +19,11 @@ from typing import Any
 
 from triggers.engine.backend import Backend, CaseSession, EventInput, LoadedRules, Match
 from triggers.engine.backend import default_backend as _default_backend
+from triggers.engine.counts import Cancellers, Counted, Tally
 from triggers.engine.semantics import (
     direction,
     event_order,
     event_values,
-    looks_back,
     state_values,
     within_after,
 )
@@ -34,9 +34,7 @@ from triggers.models.chronology import Chronology
 from triggers.models.events import EVENT_TYPES, Event
 from triggers.models.state import CaseState
 from triggers.rules.compiled import (
-    CompiledAction,
     CompiledChange,
-    CompiledRelation,
     CompiledRule,
     CompiledRuleSet,
     holds,
@@ -81,6 +79,20 @@ def _template_values(
 
 
 @dataclass(frozen=True)
+class _Raised:
+    """An alert, made only once the throttles have kept it: most of a busy count's are not."""
+
+    rule: CompiledRule
+    #: The action's place in the rule.
+    index: int
+    at: datetime
+    #: The event whose values the templates show, and the case state they show.
+    trigger: Event
+    state: CaseState
+    ids: tuple[str, ...] | Counted
+
+
+@dataclass(frozen=True)
 class _TypePlan:
     """What the rule set asks of every event of one type, worked out once per engine."""
 
@@ -105,19 +117,19 @@ class _CaseRun:
             for index, event in enumerate(event_order(chronology.events), start=1)
         }
         self.deadlines: list[datetime] = []
-        # For each count rule, the events it counts (with their values) still in its window.
-        self.members: dict[str, list[tuple[Event, dict[str, Any]]]] = {}
+        # For each count rule, the events it counts still in its window.
+        self.tallies: dict[str, Tally] = {}
         # For each compared value, the latest one per key (event type, `same` fields).
         self.previous: dict[tuple[Any, ...], Any] = {}
-        # Per alert identity: its sort order, the alert, its trigger, and the rank of the
+        # Per alert identity: its sort order, the alert to make, and the rank of the
         # other event it names (an `after` alert keeps the latest qualifying one).
-        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], Alert, Event, int]] = {}
+        self.alerts: dict[tuple[Any, ...], tuple[tuple[Any, ...], _Raised, int]] = {}
         # The times of the case's events by type, for throttles that an event resets.
         self.resets: dict[str, list[datetime]] | None = None
         # For each `due` rule, the event that started its clock and the next deadline.
         self.clocks: dict[str, tuple[Event, datetime]] = {}
-        # The case's events by type in time order, with their times, for counts' `unless`.
-        self.by_type: dict[str, tuple[list[datetime], list[Event]]] | None = None
+        # The events that cancel counts (`unless`), looked up by time.
+        self.cancellers: Cancellers | None = None
 
     def run(self, moments: Sequence[Sequence[Event]], until: datetime | None) -> list[Alert]:
         state = CaseState()
@@ -178,19 +190,20 @@ class _CaseRun:
             self.pass_deadlines(end, state, inclusive=True)
             self.pass_due(end, state, inclusive=True)
         raised = sorted(self.alerts.values(), key=lambda item: item[0])
-        return self.throttled([(alert, trigger) for _, alert, trigger, _ in raised])
+        return [self._alert(alert) for alert in self.throttled([r for _, r, _ in raised])]
 
-    def throttled(self, raised: Sequence[tuple[Alert, Event]]) -> list[Alert]:
+    def throttled(self, raised: Sequence[_Raised]) -> list[_Raised]:
         """Drop alerts that a rule's throttle suppresses, in event-time order."""
         last: dict[tuple[Any, ...], tuple[datetime, str | None]] = {}
         kept = []
-        for alert, trigger in raised:
-            throttle = self.engine._by_id[alert.rule].throttle
+        for alert in raised:
+            throttle = alert.rule.throttle
             if throttle is None:
                 kept.append(alert)
                 continue
+            trigger = alert.trigger
             values = event_values(trigger)
-            key = (alert.rule, *[values.get(name) for name in throttle.per])
+            key = (alert.rule.id, *[values.get(name) for name in throttle.per])
             previous = last.get(key)
             if (
                 previous is not None
@@ -268,15 +281,11 @@ class _CaseRun:
                 self.raise_due(rule, start, deadline, state)
                 self.arm(rule, start, deadline, state)  # re-armed from the missed deadline
 
-    def _alert(
-        self,
-        rule: CompiledRule,
-        action: CompiledAction,
-        at: datetime,
-        values: dict[str, dict[str, object]],
-        ids: tuple[str, ...],
-    ) -> Alert:
-        """One action's alert, its params and reason rendered from `values`."""
+    def _alert(self, raised: _Raised) -> Alert:
+        """The alert of one action, its params and reason rendered from its trigger's values."""
+        rule, at, ids = raised.rule, raised.at, raised.ids
+        action = rule.actions[raised.index]
+        values = _template_values(self.case, raised.trigger, raised.state, rule)
         params = {
             name: value.render(values) if isinstance(value, Template) else value
             for name, value in action.params.items()
@@ -289,71 +298,35 @@ class _CaseRun:
             params=params,
             priority=action.priority,
             reason=" ".join(action.reason.render(values).split()),
-            events=ids,
+            events=ids if isinstance(ids, tuple) else ids.ids(),
         )
 
     def raise_due(
         self, rule: CompiledRule, start: Event, deadline: datetime, state: CaseState
     ) -> None:
         """The alerts of a `due` rule for the deadline missed, naming the clock's start."""
-        values = _template_values(self.case, start, state, rule)
         ids = (start.id or "",)
-        for index, action in enumerate(rule.actions):
-            alert = self._alert(rule, action, deadline, values, ids)
+        for index in range(len(rule.actions)):
+            alert = _Raised(rule, index, deadline, start, state, ids)
             order = (deadline, self.engine._order[rule.id], index, ids)
-            self.alerts[(rule.id, index, ids, deadline)] = (order, alert, start, 0)
+            self.alerts[(rule.id, index, ids, deadline)] = (order, alert, 0)
 
     def tally(self, rule: CompiledRule, posted: EventInput, state: CaseState) -> None:
         """Count `rule`'s events in its window up to `posted`, and let the rule judge the tally."""
         count = rule.count
         assert count is not None  # only count rules have member matches
-        event = self.events[posted.id]
-        members = [
-            m for m in self.members.get(rule.id, []) if looks_back(count.window, m[0].at, event.at)
-        ]
-        values = event_values(event)
-        members.append((event, values))
-        self.members[rule.id] = members
-        counted = [(m, v) for m, v in members if all(v.get(f) == values.get(f) for f in count.same)]
-        if count.distinct is None:
-            number = len(counted)
-        else:
-            number = len({v.get(count.distinct) for _, v in counted} - {None})
-        if (
-            count.unless is not None
-            and number >= count.at_least
-            and self.cancelled(count.unless, counted[0][0].at, event.at, values)
-        ):
-            return
+        tally = self.tallies.get(rule.id)
+        if tally is None:
+            tally = self.tallies[rule.id] = Tally(count)
+        number, counted = tally.add(posted.id, posted.at, posted.values)
+        if count.unless is not None and number >= count.at_least:
+            if self.cancellers is None:
+                self.cancellers = Cancellers(event_order(self.events.values()))
+            start = self.events[counted.first].at
+            if self.cancellers.cancelled(rule.id, count.unless, start, posted.at, posted.values):
+                return
         for match in self.session.tally(rule.id, number, posted, posted.state):
-            self.raise_alerts(match, state, counted=[m.id or "" for m, _ in counted])
-
-    def cancelled(
-        self,
-        unless: CompiledRelation,
-        start: datetime,
-        end: datetime,
-        trigger: Mapping[str, Any],
-    ) -> bool:
-        """Whether an `unless` event of a count lies from `start` to `end`, both included.
-
-        Judged here, on the whole case: the moment of the trigger may hold such an event
-        later in event order, and it still cancels the count.
-        """
-        if self.by_type is None:
-            grouped: dict[str, list[Event]] = {}
-            for event in event_order(self.events.values()):
-                grouped.setdefault(event.type, []).append(event)
-            self.by_type = {t: ([e.at for e in es], es) for t, es in grouped.items()}
-        for event_type in unless.event_types:
-            times, events = self.by_type.get(event_type, ([], []))
-            for index in range(bisect.bisect_left(times, start), len(times)):
-                if times[index] > end:
-                    break
-                values = event_values(events[index])
-                if holds(unless.condition, {"event": values}) and unless.related(values, trigger):
-                    return True
-        return False
+            self.raise_alerts(match, state, counted=counted)
 
     def posted(self, event: Event, state: Mapping[str, Any]) -> EventInput:
         """The event as the backend sees it; its deadlines start running."""
@@ -385,7 +358,7 @@ class _CaseRun:
         match: Match,
         state: CaseState,
         clock: datetime | None = None,
-        counted: Sequence[str] = (),
+        counted: Counted | None = None,
     ) -> None:
         rule = self.engine._rule(match.rule)
         trigger = self.events[match.trigger]
@@ -396,10 +369,8 @@ class _CaseRun:
                 # Only the clock reaching this trigger's own deadline decides; a later
                 # clock may no longer hold the events that met it.
                 return
-        matched = [] if rule.count is not None else [trigger]
-        matched += [self.events[event_id] for event_id in counted]
-        ids = tuple(e.id or "" for e in sorted(matched, key=lambda e: self.seq[e.id or ""]))
-        values: dict[str, dict[str, object]] | None = None
+        # A count's alert names the events counted (in event order, the trigger last).
+        ids: tuple[str, ...] | Counted = (trigger.id or "",) if counted is None else counted
         rank = 0
         if rule.after is not None:
             # One alert per trigger, naming the latest of the other events that qualify.
@@ -409,15 +380,14 @@ class _CaseRun:
                 return
             rank = self.seq[match.other]
             ids = tuple(sorted((match.other, trigger.id or ""), key=lambda i: self.seq[i]))
-        for index, action in enumerate(rule.actions):
-            key = (rule.id, index, trigger.id) if rule.after is not None else (rule.id, index, ids)
-            if key in self.alerts and self.alerts[key][3] >= rank:
+        for index in range(len(rule.actions)):
+            # One alert per trigger and action (its ids follow from the trigger; for
+            # `after`, the latest qualifying other event wins).
+            key = (rule.id, index, trigger.id)
+            if key in self.alerts and self.alerts[key][2] >= rank:
                 continue
-            if values is None:  # most matches repeat an alert already raised: only now
-                values = _template_values(self.case, trigger, state, rule)
-            alert = self._alert(rule, action, at, values, ids)
             order = (at, self.engine._order[rule.id], index, ids)
-            self.alerts[key] = (order, alert, trigger, rank)
+            self.alerts[key] = (order, _Raised(rule, index, at, trigger, state, ids), rank)
 
 
 class Engine:

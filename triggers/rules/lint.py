@@ -41,9 +41,9 @@ def _alternatives(condition: Condition) -> list[list[Test]] | None:
     result: list[list[Test]] = [[]]
     for part in parts:
         assert part is not None
+        if len(result) * len(part) > _MAX_ALTERNATIVES:
+            return None  # known before the product is built: building it took minutes
         result = [left + right for left in result for right in part]
-        if len(result) > _MAX_ALTERNATIVES:
-            return None
     return result
 
 

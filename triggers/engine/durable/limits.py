@@ -8,6 +8,7 @@ The figures are measured with durable_rules 2.0.28 (docs/durable-rules.md).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from triggers.engine.durable.facts import WINDOW_BOUNDS, FactLayout
 from triggers.engine.durable.patterns import rule_definitions
 from triggers.errors import Problem
 from triggers.models.events import EVENT_TYPES
+from triggers.rules.catalogue import event_fields
 from triggers.rules.compiled import CompiledRule
 from triggers.rules.limits import MAX_RULES, too_many_rules
 
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_PROPERTIES",
     "MAX_RULES",
     "MAX_RULES_PER_MESSAGE",
+    "MAX_WAITING_TESTS",
     "check_limits",
     "message_properties",
     "pattern_entries",
@@ -51,8 +54,18 @@ MAX_PATTERN_ENTRIES = 31
 MAX_FOLLOWING_TESTS = 500
 #: "Is not recorded" tests (`$nex`) that may follow one test: durable_rules keeps them
 #: in a list of 128 (NEXT_LIST_LENGTH), shares none, even identical ones, and refuses
-#: more with error 107 (measured: an `any` of 129 identical ones loads, 130 fail).
+#: more with error 107 (measured: an `any` of 129 identical ones loads, 130 fail). The
+#: same list links the end of each alternative of an `$or` to what follows it (a
+#: forward node that is itself a `$nex`, rete.c createForwardAlpha): an `any` of 129
+#: identical tests fails with 107 too, as does a list of 129 identical values.
 MAX_ABSENCE_TESTS = 127
+#: Tests of the network that one fact may have waiting at once: durable_rules walks the
+#: network with a stack of 64 (MAX_STACK_SIZE in events.c) and fails with error 303 (or
+#: crashes) past it. A test pushes every following test that holds for the fact, every
+#: "not recorded" test whose value the fact lacks, every test that refers to another
+#: fact, and the end of every alternative linked after it (measured: an `any` of 64
+#: identical alternatives that hold runs, 65 crash the process).
+MAX_WAITING_TESTS = 64
 
 
 class _Network:
@@ -61,11 +74,16 @@ class _Network:
 
     def __init__(self) -> None:
         self.crowded: str | None = None
+        # The rule (its index) being added, and the rule that added each test (by the
+        # test's node): the network as it stood after any rule, without building it again.
+        self.rule = 0
+        self.born: dict[int, int] = {}
 
     def add(self, node: dict[str, Any], test: Mapping[str, Any]) -> dict[str, Any]:
         """Add a pattern's test after `node`; returns the node the next test follows.
 
-        A node is a dict of the different tests that follow it (`$nex` ones under "!").
+        A node is a dict of the different tests that follow it; under "!" what its list of
+        128 holds: `$nex` tests, and links from the end of alternatives (keys from "#").
         """
         ((key, value),) = test.items()
         if key == "$and":
@@ -74,57 +92,169 @@ class _Network:
             return node
         if key == "$or":
             # Every alternative follows `node` and leads to one new node, shared by none,
-            # which takes a place after the alternative's last test each time (even when
-            # two alternatives end at the same test).
+            # which takes a place in the list after the alternative's last test each time
+            # (even when two alternatives end at the same test).
             joined: dict[str, Any] = {}
+            self.born[id(joined)] = self.rule
             for i, part in enumerate(value):
                 end = self.add(node, part)
-                end[f"#{id(joined)}.{i}"] = joined
+                end.setdefault("!", {})[f"#{id(joined)}.{i}"] = joined
                 self._check(end)
             return joined
         if key == "$nex":
             # Measured: durable_rules never shares a "not recorded" test, even an identical one.
             absences: dict[str, Any] = node.setdefault("!", {})
-            child: dict[str, Any] = absences.setdefault(str(len(absences)), {})
+            (name,) = value
+            child: dict[str, Any] = absences.setdefault(f"{len(absences)} {name}", {})
         else:
             child = node.setdefault(json.dumps(test, sort_keys=True), {})
+        self.born.setdefault(id(child), self.rule)
         self._check(node)
         return child
 
     def _check(self, node: dict[str, Any]) -> None:
         if self.crowded is not None:
             return
-        absences = node.get("!", {})
+        listed = node.get("!", {})
+        ends = sum(key.startswith("#") for key in listed)
         following = len(node) - ("!" in node)
         if following > MAX_FOLLOWING_TESTS:
             self.crowded = (
                 f"{following} different tests follow one test in durable_rules'"
-                f" network of tests, which holds {MAX_FOLLOWING_TESTS}"
+                f" network of tests, which holds {MAX_FOLLOWING_TESTS}{_FEWER}"
             )
-        elif len(absences) > MAX_ABSENCE_TESTS:
+        elif len(listed) > MAX_ABSENCE_TESTS and not ends:
             self.crowded = (
-                f"{len(absences)} different 'not recorded' tests follow one test in"
-                f" durable_rules' network of tests, which holds {MAX_ABSENCE_TESTS}"
+                f"{len(listed)} different 'not recorded' tests follow one test in"
+                f" durable_rules' network of tests, which holds {MAX_ABSENCE_TESTS}{_FEWER}"
+            )
+        elif len(listed) > MAX_ABSENCE_TESTS:
+            also = f" and {len(listed) - ends} 'not recorded' tests" if ends < len(listed) else ""
+            self.crowded = (
+                f"{ends} alternatives (of 'any', or values of a list) end at the same test"
+                f"{also}, where durable_rules' network of tests links at most"
+                f" {MAX_ABSENCE_TESTS}: write each alternative and each value once, or"
+                " combine rules"
             )
 
 
-def _network_problem(rules: Sequence[CompiledRule]) -> Problem | None:
-    """A problem at the first rule with which durable_rules' network of tests is too
-    crowded to load (a hang, or error 107), or None."""
+#: How to relieve a crowded test of the network.
+_FEWER = (
+    " (lists of values and 'any' add one for each value, over every rule of an event type):"
+    " use fewer different values, or combine rules"
+)
+
+
+#: The properties every event fact has, and those an event of each type always has.
+_ALWAYS = frozenset({"kind", "seq", "sid", "id", "event.type", "event.id", "event.at"})
+_REQUIRED = {
+    event_type: _ALWAYS
+    | {f"event.{spec.name}" for spec in event_fields(event_type).values() if spec.required}
+    for event_type in EVENT_TYPES
+}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _test_of(key: str) -> tuple[str, Any]:
+    """The name and operand of a test, from its key in a node."""
+    ((name, operand),) = json.loads(key).items()
+    return name, operand
+
+
+def _waiting(
+    network: _Network,
+    upto: int,
+    node: dict[str, Any],
+    present: frozenset[str],
+    known: dict[tuple[int, frozenset[str]], int],
+) -> int:
+    """The most tests that the walk of a fact through `node`'s followers can have waiting
+    on durable_rules' stack at once (handleAlpha in events.c), if every test may hold but
+    equality tests of one value with different constants, which exclude each other.
+
+    `present` holds the properties the fact is known to have here (after a test of its
+    event type, the type's required fields): a "not recorded" test of one is never pushed.
+    Tests with no followers are taken to leave the stack before the others, as measured
+    (64 `after` rules on one event type run: each pushes a test that refers to another
+    fact, beside the sentinel's test). Only tests that rules up to `upto` added count.
+    """
+    if (id(node), present) in known:
+        return known[(id(node), present)]
+    born = network.born
+    # Each pushed test (or group of exclusive ones): whether tests follow it.
+    pushed: list[bool] = []
+    deepest = 0
+    exclusive: dict[str, bool] = {}
+    for key, child in node.get("!", {}).items():
+        if born.get(id(child), 0) > upto:
+            continue
+        # Ends of alternatives are always pushed, "not recorded" tests if the value is missing.
+        if key.startswith("#") or key.split(" ", 1)[1] not in present:
+            pushed.append(bool(child))
+            deepest = max(deepest, _waiting(network, upto, child, present, known))
+    for key, child in node.items():
+        if key == "!" or born.get(id(child), 0) > upto:
+            continue
+        name, operand = _test_of(key)
+        if name.startswith("$") or isinstance(operand, Mapping):
+            pushed.append(bool(child))  # comparisons may hold together; references always
+        else:
+            exclusive[name] = exclusive.get(name, False) or bool(child)
+        typed = name == "event.type" and isinstance(operand, str)
+        after = _REQUIRED.get(operand, present) if typed else present
+        deepest = max(deepest, _waiting(network, upto, child, after, known))
+    pushed += exclusive.values()
+    waiting = max(len(pushed), sum(pushed) - 1 + deepest) if pushed else 0
+    known[(id(node), present)] = waiting
+    return waiting
+
+
+def _build(rules: Sequence[CompiledRule]) -> tuple[_Network, dict[str, Any], CompiledRule | None]:
+    """durable_rules' network for `rules`, and the first rule that crowds it (if any)."""
     network = _Network()
-    root: dict[str, Any] = {}
-    for rule in rules:
+    # Every ruleset's sentinel rule (host.py) tests that a fact has a kind.
+    root: dict[str, Any] = {json.dumps({"$ex": {"kind": 1}}): {}}
+    for index, rule in enumerate(rules):
+        network.rule = index
         for definition in rule_definitions(rule, rule.id):
             for pattern in definition.patterns:
                 for body in pattern.values():
                     network.add(root, body)
         if network.crowded is not None:
-            return rule.source.problem(
-                f"with this rule, {network.crowded} (lists of values and 'any' add one for"
-                " each value, over every rule of an event type): use fewer different values,"
-                " or combine rules"
-            )
-    return None
+            return network, root, rule
+    return network, root, None
+
+
+def _network_problems(rules: Sequence[CompiledRule], others: bool) -> list[Problem]:
+    """A problem at the first rule with which durable_rules' network of tests is too
+    crowded to load (a hang, or error 107); else, unless there are `others` (the rules per
+    event type bound the waiting tests too: a rule set over that is told so, not twice),
+    at the first rule with which an event can have more tests waiting in durable_rules'
+    walk of the network than it keeps (error 303, or a crash)."""
+    network, root, crowding = _build(rules)
+    if crowding is not None:
+        return [crowding.source.problem(f"with this rule, {network.crowded}")]
+    last = len(rules) - 1
+    if others or _waiting(network, last, root, _ALWAYS, {}) <= MAX_WAITING_TESTS:
+        return []
+    # Waiting tests only grow as rules are added: find the first rule that goes over.
+    low, high = 0, last
+    while low < high:
+        middle = (low + high) // 2
+        if _waiting(network, middle, root, _ALWAYS, {}) > MAX_WAITING_TESTS:
+            high = middle
+        else:
+            low = middle + 1
+    waiting = _waiting(network, low, root, _ALWAYS, {})
+    return [
+        rules[low].source.problem(
+            f"with this rule, one event can have {waiting} tests waiting at once in durable_rules'"
+            f" network of tests, which keeps at most {MAX_WAITING_TESTS} (each alternative of"
+            " an 'any' that can hold with the others, each 'not recorded' test and each 'after'"
+            " or 'absent' rule on the event type takes one): write each alternative once, or"
+            " split the rule"
+        )
+    ]
 
 
 def message_properties(event_type: str, rules: Sequence[CompiledRule]) -> int:
@@ -206,9 +336,7 @@ def check_limits(rules: Sequence[CompiledRule]) -> list[Problem]:
                     " most); simplify them or split the rule",
                 )
             )
-    network = _network_problem(rules)
-    if network is not None:
-        problems.append(network)
+    problems += _network_problems(rules, bool(problems))
     if _widest(rules)[1] > MAX_PROPERTIES:
         # Properties only grow as rules are added: find the first rule that goes over.
         low, high = 0, len(rules) - 1
