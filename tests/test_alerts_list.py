@@ -83,6 +83,21 @@ def test_the_table_shows_priority_and_full_rule_ids_and_the_page(url: str) -> No
     assert "0 alert(s) after the first 60" in none
 
 
+def test_a_last_page_that_is_exactly_full_offers_no_next_page(url: str) -> None:
+    # 9 urgent alerts: the third page of 3 is the last, though it is full.
+    page = ["alerts", "list", "--store", url, "--priority", "urgent", "--limit", "3"]
+    second = run(*page, "--offset", "3").stdout
+    assert "3 alert(s): 4 to 6; --offset 6 for the next page" in second
+    third = run(*page, "--offset", "6").stdout
+    assert "3 alert(s): 7 to 9 " in third
+    assert "next page" not in third
+    assert third.count(" urgent ") == 3  # the alert looked ahead for is not shown
+    whole = run("alerts", "list", "--store", url, "--limit", "53").stdout
+    assert "53 alert(s): 1 to 53 " in whole
+    with Store(url) as store:
+        assert store.audit()[-1].details == {"limit": 53}  # the page asked for
+
+
 def test_csv_export_is_the_stored_alerts_exactly(url: str) -> None:
     out = run("alerts", "list", "--store", url, "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -120,8 +120,14 @@ def alerts_list(
     )
     with open_store(store, by) as database:
         found = database.alert_records(
-            selection, export=None if output == "table" else output, reason=reason
+            selection,
+            export=None if output == "table" else output,
+            reason=reason,
+            peek=output == "table",
         )
+    more = limit is not None and len(found) > limit
+    if more:
+        del found[limit:]
     if output == "json":
         rows = [
             dict(zip(ALERT_COLUMNS, export_row(r, now, as_json=True), strict=True)) for r in found
@@ -135,7 +141,7 @@ def alerts_list(
         caption = f"{len(found)} alert(s)"
         if found and (offset or limit is not None):
             caption += f": {offset + 1} to {offset + len(found)}"
-            if len(found) == limit:
+            if more:
                 caption += f"; --offset {offset + len(found)} for the next page"
         elif offset:
             caption += f" after the first {offset}"

@@ -135,13 +135,20 @@ _RECORD_COLUMNS = (
 )
 
 
-def alert_records(session: Session, selection: AlertFilter) -> list[AlertRecord]:
-    """The alerts `selection` asks for, one page of them, as flat records."""
+def alert_records(
+    session: Session, selection: AlertFilter, *, peek: bool = False
+) -> list[AlertRecord]:
+    """The alerts `selection` asks for, one page of them, as flat records; with `peek`, and
+    a `limit`, also the first alert after the page (if any), so that a reader can tell
+    whether another page follows."""
+    limit = selection.limit
+    if peek and limit is not None:
+        limit += 1
     query = (
         select(*_RECORD_COLUMNS)
         .where(*selection.conditions())
         .order_by(AlertRow.case_id, AlertRow.at, AlertRow.id)
-        .limit(selection.limit)
+        .limit(limit)
         .offset(selection.offset or None)
     )
     return [AlertRecord._make(row) for row in session.execute(query)]
