@@ -68,6 +68,11 @@ def test_filters_by_priority_time_and_rule_as_rule_tests_do(url: str) -> None:
     }
     assert listed(url, "--rule", "D1-preg") == []
     assert listed(url, "--rule", "D_") == []  # LIKE's wildcards are matched as themselves
+    # Rule ids are matched exactly on every backend (SQLite's LIKE would ignore case).
+    assert listed(url, "--rule", "d1") == []
+    assert listed(url, "--rule", "d1-pregnancy-or-new-child") == []
+    summary = run("summary", "--store", url, "--rule", "d2", "--format", "json").stdout
+    assert json.loads(summary) == {"cases": 0, "events": 0, "alerts": 0}
 
 
 def test_the_table_shows_priority_and_full_rule_ids_and_the_page(url: str) -> None:

@@ -62,12 +62,9 @@ class AlertFilter:
             found.append(AlertRow.status == self.status)
         if self.rule is not None:
             prefix = rule_id_prefix(self.rule)
-            found.append(
-                or_(
-                    AlertRow.rule_id == self.rule,
-                    AlertRow.rule_id.startswith(prefix, autoescape=True),
-                )
-            )
+            # Not LIKE: SQLite's ignores case, PostgreSQL's does not; rule ids are exact.
+            leading = func.substr(AlertRow.rule_id, 1, len(prefix))
+            found.append(or_(AlertRow.rule_id == self.rule, leading == prefix))
         if self.priority is not None:
             found.append(AlertRow.priority == self.priority)
         if self.since is not None:
