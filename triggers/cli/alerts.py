@@ -44,14 +44,18 @@ def alerts() -> None:
 )
 @click.option("--priority", type=click.Choice(PRIORITIES), help="Only alerts of this priority.")
 @click.option(
-    "--since", "since", metavar="DATE", callback=date, help="Only alerts raised at DATE or later."
+    "--since",
+    "since",
+    metavar="DATE",
+    callback=date,
+    help="Only alerts at DATE or later (event time, not when they were stored).",
 )
 @click.option(
     "--until",
     "until",
     metavar="DATE",
     callback=date,
-    help="Only alerts raised before DATE (a date alone is the start of that day).",
+    help="Only alerts before DATE (event time; a date alone is the start of that day).",
 )
 @click.option(
     "--overdue", is_flag=True, help="Only open or acknowledged alerts past their due date."
