@@ -88,6 +88,16 @@ def test_the_table_shows_priority_and_full_rule_ids_and_the_page(url: str) -> No
     assert "0 alert(s) after the first 60" in none
 
 
+def test_a_limit_or_offset_beyond_64_bits_is_no_traceback(url: str) -> None:
+    huge = str(10**20)  # the database's integers are 64-bit
+    assert [a["id"] for a in listed(url, "--limit", huge)] == [a["id"] for a in listed(url)]
+    everything = run("alerts", "list", "--store", url, "--limit", str(2**63 - 1)).stdout
+    assert "53 alert(s): 1 to 53 " in everything and "next page" not in everything
+    beyond = run("alerts", "list", "--store", url, "--offset", huge)
+    assert beyond.exit_code == 0
+    assert f"0 alert(s) after the first {huge}" in beyond.stdout
+
+
 def test_a_last_page_that_is_exactly_full_offers_no_next_page(url: str) -> None:
     # 9 urgent alerts: the third page of 3 is the last, though it is full.
     page = ["alerts", "list", "--store", url, "--priority", "urgent", "--limit", "3"]

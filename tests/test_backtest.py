@@ -311,6 +311,18 @@ def test_the_html_is_written_whole_for_its_owner_or_is_an_error(tmp_path: Path) 
     )
 
 
+def test_a_horizon_beyond_a_century_is_a_usage_error(tmp_path: Path) -> None:
+    candidate = _halved("D7b-no-assessment-after-plan-ended", tmp_path)
+    mr_a = str(EXAMPLES / "mr-a.yaml")
+    assert run(candidate, mr_a, "--horizon", "36525", "--format", "json").exit_code == 0
+    for days in ("36526", "999999999", str(10**20)):  # a date out of range, an overflow
+        result = run(candidate, mr_a, "--horizon", days)
+        assert result.exit_code == 2
+        assert f"Invalid value for '--horizon': {days} is not in the range 1<=x<=36525." in (
+            result.stderr
+        )
+
+
 def test_backtest_never_opens_a_store() -> None:
     code = (
         "import sys\nfrom triggers.cli import cli\n"

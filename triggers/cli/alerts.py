@@ -32,6 +32,9 @@ def alerts() -> None:
     """List stored alerts and move them through their lifecycle."""
 
 
+_MOST_ALERTS = 2**62
+
+
 @alerts.command("list")
 @click.option("--case", "case", metavar="CASE", help="Only this case's alerts.")
 @click.option("--status", type=click.Choice(ALERT_STATUSES), help="Only alerts in this status.")
@@ -119,8 +122,10 @@ def alerts_list(
         since=since,
         until=until,
         overdue_at=now if overdue else None,
-        limit=limit,
-        offset=offset,
+        # The database's integers are 64-bit; no store holds this many alerts, so a
+        # larger limit or offset means the same and is asked as this.
+        limit=None if limit is None else min(limit, _MOST_ALERTS),
+        offset=min(offset, _MOST_ALERTS),
     )
     with open_store(store, by) as database:
         found = database.alert_records(

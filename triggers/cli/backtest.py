@@ -141,11 +141,11 @@ def _show(result: Backtest, out: Console) -> None:
 @click.option(
     "--horizon",
     "horizon",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=36525),
     default=365,
     show_default=True,
     metavar="DAYS",
-    help="An outcome counts as caught if an alert came in the DAYS before it.",
+    help="An outcome counts as caught if an alert came in the DAYS before it (at most a century).",
 )
 @click.option(
     "--until",
