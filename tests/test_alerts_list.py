@@ -68,6 +68,11 @@ def test_filters_by_priority_time_and_rule_as_rule_tests_do(url: str) -> None:
     }
     assert listed(url, "--rule", "D1-preg") == []
     assert listed(url, "--rule", "D_") == []  # LIKE's wildcards are matched as themselves
+    # Rule ids are matched exactly on every backend (SQLite's LIKE would ignore case).
+    assert listed(url, "--rule", "d1") == []
+    assert listed(url, "--rule", "d1-pregnancy-or-new-child") == []
+    summary = run("summary", "--store", url, "--rule", "d2", "--format", "json").stdout
+    assert json.loads(summary) == {"cases": 0, "events": 0, "alerts": 0}
 
 
 def test_the_table_shows_priority_and_full_rule_ids_and_the_page(url: str) -> None:
@@ -81,6 +86,31 @@ def test_the_table_shows_priority_and_full_rule_ids_and_the_page(url: str) -> No
     assert "3 alert(s): 51 to 53 " in last  # the last page: no next one
     none = run("alerts", "list", "--store", url, "--offset", "60").stdout
     assert "0 alert(s) after the first 60" in none
+
+
+def test_a_limit_or_offset_beyond_64_bits_is_no_traceback(url: str) -> None:
+    huge = str(10**20)  # the database's integers are 64-bit
+    assert [a["id"] for a in listed(url, "--limit", huge)] == [a["id"] for a in listed(url)]
+    everything = run("alerts", "list", "--store", url, "--limit", str(2**63 - 1)).stdout
+    assert "53 alert(s): 1 to 53 " in everything and "next page" not in everything
+    beyond = run("alerts", "list", "--store", url, "--offset", huge)
+    assert beyond.exit_code == 0
+    assert f"0 alert(s) after the first {huge}" in beyond.stdout
+
+
+def test_a_last_page_that_is_exactly_full_offers_no_next_page(url: str) -> None:
+    # 9 urgent alerts: the third page of 3 is the last, though it is full.
+    page = ["alerts", "list", "--store", url, "--priority", "urgent", "--limit", "3"]
+    second = run(*page, "--offset", "3").stdout
+    assert "3 alert(s): 4 to 6; --offset 6 for the next page" in second
+    third = run(*page, "--offset", "6").stdout
+    assert "3 alert(s): 7 to 9 " in third
+    assert "next page" not in third
+    assert third.count(" urgent ") == 3  # the alert looked ahead for is not shown
+    whole = run("alerts", "list", "--store", url, "--limit", "53").stdout
+    assert "53 alert(s): 1 to 53 " in whole
+    with Store(url) as store:
+        assert store.audit()[-1].details == {"limit": 53}  # the page asked for
 
 
 def test_csv_export_is_the_stored_alerts_exactly(url: str) -> None:

@@ -297,6 +297,32 @@ def test_the_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert page.classes["outcome"] == 1
 
 
+def test_the_html_is_written_whole_for_its_owner_or_is_an_error(tmp_path: Path) -> None:
+    candidate = _halved("D7b-no-assessment-after-plan-ended", tmp_path)
+    out = tmp_path / "out.html"
+    assert run(candidate, str(EXAMPLES / "mr-a.yaml"), "--html", str(out)).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600  # it holds case data
+    assert set(tmp_path.iterdir()) == {candidate, out}  # no part-written file left beside it
+    missing = tmp_path / "no-such-folder" / "out.html"
+    result = run(candidate, str(EXAMPLES / "mr-a.yaml"), "--html", str(missing))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {missing}: cannot write the report: No such file or directory"
+    )
+
+
+def test_a_horizon_beyond_a_century_is_a_usage_error(tmp_path: Path) -> None:
+    candidate = _halved("D7b-no-assessment-after-plan-ended", tmp_path)
+    mr_a = str(EXAMPLES / "mr-a.yaml")
+    assert run(candidate, mr_a, "--horizon", "36525", "--format", "json").exit_code == 0
+    for days in ("36526", "999999999", str(10**20)):  # a date out of range, an overflow
+        result = run(candidate, mr_a, "--horizon", days)
+        assert result.exit_code == 2
+        assert f"Invalid value for '--horizon': {days} is not in the range 1<=x<=36525." in (
+            result.stderr
+        )
+
+
 def test_backtest_never_opens_a_store() -> None:
     code = (
         "import sys\nfrom triggers.cli import cli\n"

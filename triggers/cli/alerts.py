@@ -32,6 +32,9 @@ def alerts() -> None:
     """List stored alerts and move them through their lifecycle."""
 
 
+_MOST_ALERTS = 2**62
+
+
 @alerts.command("list")
 @click.option("--case", "case", metavar="CASE", help="Only this case's alerts.")
 @click.option("--status", type=click.Choice(ALERT_STATUSES), help="Only alerts in this status.")
@@ -44,14 +47,18 @@ def alerts() -> None:
 )
 @click.option("--priority", type=click.Choice(PRIORITIES), help="Only alerts of this priority.")
 @click.option(
-    "--since", "since", metavar="DATE", callback=date, help="Only alerts raised at DATE or later."
+    "--since",
+    "since",
+    metavar="DATE",
+    callback=date,
+    help="Only alerts at DATE or later (event time, not when they were stored).",
 )
 @click.option(
     "--until",
     "until",
     metavar="DATE",
     callback=date,
-    help="Only alerts raised before DATE (a date alone is the start of that day).",
+    help="Only alerts before DATE (event time; a date alone is the start of that day).",
 )
 @click.option(
     "--overdue", is_flag=True, help="Only open or acknowledged alerts past their due date."
@@ -115,13 +122,21 @@ def alerts_list(
         since=since,
         until=until,
         overdue_at=now if overdue else None,
-        limit=limit,
-        offset=offset,
+        # The database's integers are 64-bit; no store holds this many alerts, so a
+        # larger limit or offset means the same and is asked as this.
+        limit=None if limit is None else min(limit, _MOST_ALERTS),
+        offset=min(offset, _MOST_ALERTS),
     )
     with open_store(store, by) as database:
         found = database.alert_records(
-            selection, export=None if output == "table" else output, reason=reason
+            selection,
+            export=None if output == "table" else output,
+            reason=reason,
+            peek=output == "table",
         )
+    more = limit is not None and len(found) > limit
+    if more:
+        del found[limit:]
     if output == "json":
         rows = [
             dict(zip(ALERT_COLUMNS, export_row(r, now, as_json=True), strict=True)) for r in found
@@ -135,7 +150,7 @@ def alerts_list(
         caption = f"{len(found)} alert(s)"
         if found and (offset or limit is not None):
             caption += f": {offset + 1} to {offset + len(found)}"
-            if len(found) == limit:
+            if more:
                 caption += f"; --offset {offset + len(found)} for the next page"
         elif offset:
             caption += f" after the first {offset}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -142,11 +141,11 @@ def _show(result: Backtest, out: Console) -> None:
 @click.option(
     "--horizon",
     "horizon",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=36525),
     default=365,
     show_default=True,
     metavar="DAYS",
-    help="An outcome counts as caught if an alert came in the DAYS before it.",
+    help="An outcome counts as caught if an alert came in the DAYS before it (at most a century).",
 )
 @click.option(
     "--until",
@@ -221,7 +220,12 @@ def backtest_command(
     else:
         _show(result, stdout())
     if html:
-        Path(html).write_text(backtest_html(result), encoding="utf-8")
+        # Imported here, as the report command does: --help starts without triggers.report.
+        from triggers.report.writing import write_atomically  # noqa: PLC0415
+
+        # Whole or not at all, and readable only by the user: the page holds case data.
+        page = backtest_html(result).encode()
+        write_atomically(html, lambda file: file.write(page))
     totals = result.totals()
     err.print(
         f"{totals['cases']} case(s): {totals['base_alerts']} alert(s) under the base rules,"

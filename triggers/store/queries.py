@@ -62,12 +62,9 @@ class AlertFilter:
             found.append(AlertRow.status == self.status)
         if self.rule is not None:
             prefix = rule_id_prefix(self.rule)
-            found.append(
-                or_(
-                    AlertRow.rule_id == self.rule,
-                    AlertRow.rule_id.startswith(prefix, autoescape=True),
-                )
-            )
+            # Not LIKE: SQLite's ignores case, PostgreSQL's does not; rule ids are exact.
+            leading = func.substr(AlertRow.rule_id, 1, len(prefix))
+            found.append(or_(AlertRow.rule_id == self.rule, leading == prefix))
         if self.priority is not None:
             found.append(AlertRow.priority == self.priority)
         if self.since is not None:
@@ -135,13 +132,20 @@ _RECORD_COLUMNS = (
 )
 
 
-def alert_records(session: Session, selection: AlertFilter) -> list[AlertRecord]:
-    """The alerts `selection` asks for, one page of them, as flat records."""
+def alert_records(
+    session: Session, selection: AlertFilter, *, peek: bool = False
+) -> list[AlertRecord]:
+    """The alerts `selection` asks for, one page of them, as flat records; with `peek`, and
+    a `limit`, also the first alert after the page (if any), so that a reader can tell
+    whether another page follows."""
+    limit = selection.limit
+    if peek and limit is not None:
+        limit += 1
     query = (
         select(*_RECORD_COLUMNS)
         .where(*selection.conditions())
         .order_by(AlertRow.case_id, AlertRow.at, AlertRow.id)
-        .limit(selection.limit)
+        .limit(limit)
         .offset(selection.offset or None)
     )
     return [AlertRecord._make(row) for row in session.execute(query)]

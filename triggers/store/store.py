@@ -322,11 +322,17 @@ class Store:
             return stored_alerts(session, selection)
 
     def alert_records(
-        self, selection: AlertFilter, *, export: str | None = None, reason: str | None = None
+        self,
+        selection: AlertFilter,
+        *,
+        export: str | None = None,
+        reason: str | None = None,
+        peek: bool = False,
     ) -> list[AlertRecord]:
-        """As `alerts`, as flat records: what listing and exporting many alerts needs."""
+        """As `alerts`, as flat records: what listing and exporting many alerts needs. With
+        `peek`, one alert past the page too (logged as the page asked for)."""
         with self._consulting(selection, export, reason) as session:
-            return alert_records(session, selection)
+            return alert_records(session, selection, peek=peek)
 
     def summary(self, selection: AlertFilter, *, reason: str | None = None) -> Summary:
         """Counts of the stored cases, events and alerts `selection` asks for, and the alerts
