@@ -72,7 +72,7 @@ def test_filters_by_priority_time_and_rule_as_rule_tests_do(url: str) -> None:
     assert listed(url, "--rule", "d1") == []
     assert listed(url, "--rule", "d1-pregnancy-or-new-child") == []
     summary = run("summary", "--store", url, "--rule", "d2", "--format", "json").stdout
-    assert json.loads(summary) == {"cases": 0, "events": 0, "alerts": 0}
+    assert {k: v for k, v in json.loads(summary).items() if v} == {}  # nothing, in one shape
 
 
 def test_the_table_shows_priority_and_full_rule_ids_and_the_page(url: str) -> None:

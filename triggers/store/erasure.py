@@ -11,21 +11,76 @@ segments and their archives, replicas, backups) the README's "Erasure" says.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from triggers.errors import StoreError
+from triggers.errors import NotFoundError, StoreError
+from triggers.models.audit import ErasureRecord
+from triggers.store import audit
+from triggers.store.cases import lock_case
 from triggers.store.connection import failure
-from triggers.store.tables import AlertRow, CaseRow, EventRow, StatusChangeRow
+from triggers.store.tables import AlertRow, CaseRow, ErasureRow, EventRow, StatusChangeRow
 
-__all__ = ["ERASED_TABLES", "reclaim"]
+__all__ = ["ERASED_TABLES", "delete_case", "erasure_record", "reclaim"]
 
 #: The tables an erasure deletes rows from (the erasure record and the audit log only grow).
 ERASED_TABLES = tuple(
     str(model.__tablename__) for model in (EventRow, StatusChangeRow, AlertRow, CaseRow)
 )
+
+
+def delete_case(session: Session, actor: str, case: str, reason: str) -> ErasureRecord:
+    """Delete a case's events, alerts and their histories in the session's transaction,
+    leaving an erasure record and an audit entry; raises `NotFoundError` for no such case."""
+    case_row = lock_case(session, case)
+    if case_row is None:
+        raise NotFoundError("case", case, f"no case {case!r} in this store")
+    alert_ids = list(session.scalars(select(AlertRow.id).where(AlertRow.case_id == case)))
+    session.execute(delete(StatusChangeRow).where(StatusChangeRow.alert_id.in_(alert_ids)))
+    session.execute(delete(AlertRow).where(AlertRow.case_id == case))
+    events = session.scalar(
+        select(func.count()).select_from(EventRow).where(EventRow.case_id == case)
+    )
+    session.execute(delete(EventRow).where(EventRow.case_id == case))
+    session.delete(case_row)
+    row = ErasureRow(
+        case_id=case,
+        erased_at=datetime.now(UTC),
+        by=actor,
+        reason=reason,
+        events=events or 0,
+        alerts=len(alert_ids),
+    )
+    session.add(row)
+    record = erasure_record(row)
+    audit.log(
+        session,
+        actor,
+        "erasure",
+        "case erase",
+        case=case,
+        alerts=alert_ids,
+        reason=reason,
+        details={"events": record.events, "alerts": record.alerts},
+    )
+    return record
+
+
+def erasure_record(row: ErasureRow) -> ErasureRecord:
+    """An erasure record row as a model."""
+    return ErasureRecord(
+        case=row.case_id,
+        erased_at=row.erased_at,
+        by=row.by,
+        reason=row.reason,
+        events=row.events,
+        alerts=row.alerts,
+    )
 
 
 def reclaim(engine: Engine, shown_url: str, url: str) -> None:

@@ -229,16 +229,15 @@ class Summary:
         self.failed += other.failed
 
     def to_json(self) -> dict[str, Any]:
-        """The summary as a JSON object: counts, and each breakdown most frequent first;
-        the counts of a run only for a run."""
+        """The summary as a JSON object of one shape: counts, and each breakdown most frequent
+        first (empty when there is nothing); the counts of a run only for a run."""
         data: dict[str, Any] = {"cases": self.cases, "events": self.events, "alerts": self.alerts}
         for name in ("new_events", "new_alerts", "superseded"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         for name in ("by_rule", "by_action", "by_priority", "by_status"):
-            counts: Counter[str] = getattr(self, name)
-            if counts:
-                data[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+            counts: Counter[str] = getattr(self, name)  # always there: {} when none
+            data[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
         if self.failed:
             data["failed"] = list(self.failed)
         return data

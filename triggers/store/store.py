@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from alembic.util import CommandError
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
@@ -44,7 +44,7 @@ from triggers.store.cases import (
     stored_event,
 )
 from triggers.store.connection import connect, failure, in_memory, shown
-from triggers.store.erasure import reclaim
+from triggers.store.erasure import delete_case, erasure_record, reclaim
 from triggers.store.lifecycle import move_alerts
 from triggers.store.limits import check_values
 from triggers.store.queries import (
@@ -513,45 +513,7 @@ class Store:
         if not reason.strip():
             raise ReasonRequiredError("case erase", "erasure", "erasing a case needs a reason")
         with self._transaction() as session:
-            row = lock_case(session, case)
-            if row is None:
-                raise NotFoundError("case", case, f"no case {case!r} in this store")
-            alert_ids = list(session.scalars(select(AlertRow.id).where(AlertRow.case_id == case)))
-            session.execute(delete(StatusChangeRow).where(StatusChangeRow.alert_id.in_(alert_ids)))
-            session.execute(delete(AlertRow).where(AlertRow.case_id == case))
-            events = session.scalar(
-                select(func.count()).select_from(EventRow).where(EventRow.case_id == case)
-            )
-            session.execute(delete(EventRow).where(EventRow.case_id == case))
-            session.delete(row)
-            record = ErasureRecord(
-                case=case,
-                erased_at=datetime.now(UTC),
-                by=self.actor,
-                reason=reason,
-                events=events or 0,
-                alerts=len(alert_ids),
-            )
-            session.add(
-                ErasureRow(
-                    case_id=case,
-                    erased_at=record.erased_at,
-                    by=self.actor,
-                    reason=reason,
-                    events=record.events,
-                    alerts=record.alerts,
-                )
-            )
-            audit.log(
-                session,
-                self.actor,
-                "erasure",
-                "case erase",
-                case=case,
-                alerts=alert_ids,
-                reason=reason,
-                details={"events": record.events, "alerts": record.alerts},
-            )
+            record = delete_case(session, self.actor, case, reason)
         if self._batch is None:
             reclaim(self._engine, self.url, self._url)
         else:
@@ -561,17 +523,8 @@ class Store:
     def erasures(self) -> list[ErasureRecord]:
         """Every erasure record, oldest first."""
         with self._transaction() as session:
-            return [
-                ErasureRecord(
-                    case=row.case_id,
-                    erased_at=row.erased_at,
-                    by=row.by,
-                    reason=row.reason,
-                    events=row.events,
-                    alerts=row.alerts,
-                )
-                for row in session.scalars(select(ErasureRow).order_by(ErasureRow.id))
-            ]
+            rows = session.scalars(select(ErasureRow).order_by(ErasureRow.id))
+            return [erasure_record(row) for row in rows]
 
     # --- plain reads ---------------------------------------------------------------------
 
