@@ -107,6 +107,7 @@ LAYERS = [
     "mapping",
     "spreadsheet",
     "reading",
+    "_corpus_files",
     "generate",
     "rules",
     "engine",
