@@ -21,7 +21,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
-from triggers import Chronology, Engine, load_chronologies, load_rules
+from triggers import Chronology, load_chronologies, load_rules
+from triggers.backtest import backtest
 from triggers.reading import chronology_files
 
 #: One rule may raise at most this share of all alerts.
@@ -36,12 +37,6 @@ def case_years(cases: Sequence[Chronology]) -> float:
         span = max(times) - min(times) if times else timedelta()
         total += max(span, timedelta(days=1))
     return total / timedelta(days=365.25)
-
-
-def alerts_by_rule(rules: str | None, cases: Sequence[Chronology]) -> Counter[str]:
-    """How many alerts each rule of the set at `rules` raises over `cases`."""
-    engine = Engine(load_rules(rules))
-    return Counter(alert.rule for result in engine.replay_all(cases) for alert in result.alerts)
 
 
 def table(before: Counter[str], after: Counter[str], years: float) -> list[str]:
@@ -70,10 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--after", default=None, help="the rule set after (default: shipped)")
     parser.add_argument("paths", nargs="+", help="chronology files, directories or globs")
     args = parser.parse_args(argv)
-    cases = [case for file in chronology_files(args.paths) for case in load_chronologies(file)]
+    files = chronology_files(args.paths)
+    cases = [case for file in files for case in load_chronologies(file)]
     years = case_years(cases)
-    before = alerts_by_rule(args.before, cases)
-    after = alerts_by_rule(args.after, cases)
+    # The per-rule counts of `triggers backtest`, the one comparison of two rule sets.
+    rules = backtest(files, load_rules(args.before), load_rules(args.after)).rules
+    before = Counter({rule.rule: rule.base_alerts for rule in rules})
+    after = Counter({rule.rule: rule.candidate_alerts for rule in rules})
     print(f"{len(cases):,} cases, {years:,.1f} case-years\n")
     print("\n".join(table(before, after, years)))
     total = sum(after.values())
